@@ -1,0 +1,41 @@
+# medcode tasks. `make help` lists them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help setup index run test bench eval clean
+
+help: ## list the tasks
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first: the pinned CPU build, so nothing pulls the CUDA one
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install medcode with its pinned dependencies
+
+index: setup ## build the code-set index under data/ (minutes, once; rebuilt when inputs change)
+	$(BIN)/medcode index build
+
+run: index ## code the bundled example note and print the suggestions as JSON
+	$(BIN)/medcode suggest examples/note.txt --top 15
+
+test: setup ## run the test suite (small fixtures, real encoder and code sets)
+	$(BIN)/pytest -q
+
+eval: index ## MAP on CodiEsp dev (English)
+	$(BIN)/medcode eval codiesp --split dev
+
+bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev notes
+	$(BIN)/python -m training.bench
+
+clean: ## remove the built index and caches (not the venv)
+	rm -rf data/index data/codesets

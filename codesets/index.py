@@ -1,0 +1,178 @@
+"""The code-set index on disk: faiss vectors of every code text, the lexicon, the usage statistics.
+
+Built once by `medcode index build`, stamped with the code-set releases, the encoder and the
+usage corpus it came from; `is_stale` tells when any of them changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from codesets.encoder import Encoder
+from codesets.lexicon import Lexicon, Term
+from codesets.types import CodeSet
+from codesets.usage import Usage
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.types import System
+
+FORMAT = 1
+#: The most synonyms of one code that are embedded besides its description. Encoding is the
+#: slow part of a build (~450 texts/s on 2 cores); the lexicon still holds every synonym.
+EMBEDDED_SYNONYMS: dict[str, int] = {"ICD-10-CM": 4, "ICD-10-PCS": 1}
+Progress = Callable[[str, int, int], None]
+
+
+def code_terms(codeset: CodeSet) -> list[Term]:
+    """The searchable texts of every code (keyed without the dot): its description, then its synonyms."""
+    terms: list[Term] = []
+    for c in codeset:
+        terms.append(Term(c.key, codeset.system, c.description, "description"))
+        terms.extend(Term(c.key, codeset.system, s, "synonym") for s in c.synonyms)
+    return terms
+
+
+def embedded_terms(codeset: CodeSet) -> list[Term]:
+    """The texts the dense channel searches: fewer than the lexicon's, to keep a build in minutes.
+
+    ICD-10-CM codes with a 7th character are embedded for the initial encounter (A) only: the
+    others differ from it by the episode of care alone, which the coder picks among siblings.
+    """
+    cap = EMBEDDED_SYNONYMS.get(codeset.system, 2)
+    terms: list[Term] = []
+    for c in codeset:
+        if codeset.system == "ICD-10-CM" and len(c.key) == 7 and not c.key.endswith("A"):
+            continue
+        terms.append(Term(c.key, codeset.system, c.description, "description"))
+        terms.extend(Term(c.key, codeset.system, s, "synonym") for s in c.synonyms[:cap])
+    return terms
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What an index is built from; its stamp decides staleness."""
+
+    codesets: dict[System, CodeSet]
+    encoder: Encoder
+    usage: Usage | None
+
+    def stamp(self) -> dict[str, object]:
+        usage_fp = ""
+        if self.usage is not None:
+            blob = json.dumps([self.usage.counts.__len__(), [(t.code, t.text, t.precision) for t in self.usage.rules]])
+            usage_fp = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return {
+            "format": FORMAT,
+            "codesets": {s: {"release": cs.tag, "fingerprint": cs.fingerprint(), "codes": len(cs)}
+                         for s, cs in sorted(self.codesets.items())},
+            "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
+            "usage": {"source": self.usage.source if self.usage else "", "fingerprint": usage_fp},
+        }
+
+
+class CodeIndex:
+    """A built index, loaded: dense search per system plus the lexicon and usage."""
+
+    def __init__(self, path: Path, manifest: dict, faiss_indexes: dict, rows: dict[System, list[tuple[str, str]]],
+                 lexicon: Lexicon, usage: Usage) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._faiss = faiss_indexes
+        self.rows = rows
+        self.lexicon = lexicon
+        self.usage = usage
+
+    @property
+    def systems(self) -> list[System]:
+        return list(self.rows)
+
+    def search(self, system: System, vectors: np.ndarray, k: int) -> list[list[tuple[str, str, float]]]:
+        """For each query vector, the k nearest code texts of `system` as (code, text, cosine)."""
+        if system not in self._faiss or len(vectors) == 0:
+            return [[] for _ in range(len(vectors))]
+        scores, ids = self._faiss[system].search(vectors, k)
+        rows = self.rows[system]
+        return [[(*rows[i], float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
+                for srow, irow in zip(scores, ids, strict=True)]
+
+    @classmethod
+    def load(cls, path: Path) -> CodeIndex:
+        """Open the index under `path`; a missing index is an error with its remedy."""
+        import faiss
+
+        manifest_file = path / "manifest.json"
+        if not manifest_file.exists():
+            raise MedcodeError(ErrorCode.INDEX_MISSING, path=path)
+        manifest = json.loads(manifest_file.read_text())
+        if manifest.get("format") != FORMAT:
+            raise MedcodeError(ErrorCode.INDEX_STALE, path=path)
+        indexes, rows = {}, {}
+        for system, slug in manifest["files"].items():
+            indexes[system] = faiss.read_index(str(path / f"{slug}.faiss"))
+            rows[system] = [tuple(r) for r in json.loads((path / f"{slug}.rows.json").read_text())]
+        with (path / "lexicon.pkl").open("rb") as fh:
+            lexicon = pickle.load(fh)
+        usage = Usage.load(path / "usage.json")
+        return cls(path, manifest, indexes, rows, lexicon, usage)
+
+
+def is_stale(path: Path, inputs: Inputs) -> bool:
+    """True when no index is under `path` or it was built from other inputs."""
+    manifest_file = path / "manifest.json"
+    if not manifest_file.exists():
+        return True
+    built = json.loads(manifest_file.read_text())
+    return {k: built.get(k) for k in inputs.stamp()} != inputs.stamp()
+
+
+def _slug(system: str) -> str:
+    return system.lower().replace("-", "").replace(" ", "")
+
+
+def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk: int = 2048) -> Path:
+    """Encode every code text into faiss HNSW indexes, one per system, and write them under `path`.
+
+    Writes into a sibling temporary folder and swaps it in, so a failed build leaves the old index.
+    """
+    import faiss
+
+    tmp = path.with_name(path.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    files: dict[str, str] = {}
+    all_terms: list[Term] = []
+    for system, codeset in sorted(inputs.codesets.items()):
+        all_terms.extend(code_terms(codeset))
+        terms = embedded_terms(codeset)
+        texts = [t.text for t in terms]
+        vectors = np.zeros((len(texts), inputs.encoder.dim), dtype=np.float32)
+        for i in range(0, len(texts), chunk):
+            vectors[i : i + chunk] = inputs.encoder.encode(texts[i : i + chunk])
+            if progress:
+                progress(system, min(i + chunk, len(texts)), len(texts))
+        index = faiss.IndexHNSWFlat(inputs.encoder.dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+        index.add(vectors)
+        slug = _slug(system)
+        faiss.write_index(index, str(tmp / f"{slug}.faiss"))
+        (tmp / f"{slug}.rows.json").write_text(json.dumps([[t.code, t.text] for t in terms]))
+        files[system] = slug
+    usage = inputs.usage or Usage(source="none")
+    with (tmp / "lexicon.pkl").open("wb") as fh:
+        pickle.dump(Lexicon([*all_terms, *usage.rules]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+    usage.save(tmp / "usage.json")
+    manifest = {**inputs.stamp(), "files": files, "built": datetime.now(UTC).isoformat(timespec="seconds"),
+                "texts": {s: len(json.loads((tmp / f"{f}.rows.json").read_text())) for s, f in files.items()}}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return path

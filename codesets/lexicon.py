@@ -1,0 +1,175 @@
+"""The lexical channel: code-set terms matched in a note, exactly or by word coverage.
+
+Terms and notes are cut into the same normalized words (lower case, British spellings folded,
+plurals folded), so "oedemas" in a note meets "Edema" in the tabular list. Two matchers:
+
+* exact: a run of note words equal to a whole term, at every length that matches;
+* coverage: within one clause, the IDF-weighted share of a term's words that the clause holds,
+  so "CT of the abdomen" meets "Computerized Tomography (CT Scan) of Abdomen".
+
+A literal mention therefore never loses to embedding noise.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from medcode.types import System
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Clause breaks for the coverage matcher: punctuation that ends a phrase, and words that join two.
+_CLAUSE_BREAK = re.compile(r"[.;:!?\n\r\t]|,\s|\s(?:and|but|or|with|without|while|which|who)\s", re.IGNORECASE)
+_BRITISH = (("oedem", "edem"), ("haem", "hem"), ("anaem", "anem"), ("oesoph", "esoph"), ("tumour", "tumor"),
+            ("paed", "ped"), ("aetiol", "etiol"), ("leukaem", "leukem"), ("diarrhoea", "diarrhea"),
+            ("ischaem", "ischem"), ("foetal", "fetal"), ("orthopaed", "orthoped"))
+#: Words that carry no meaning for matching (coverage ignores them, exact matching keeps them).
+STOPWORDS = frozenset(
+    "a an the of and or in on at to by for from as is are was were be been with due other unspecified "
+    "specified nos not elsewhere classified nec site type part parts region use encounter".split()
+)
+
+
+def _s_stem(w: str) -> str:
+    """Harman's S-stemmer: plurals only. Heavier stemmers join words coders keep apart
+    (Snowball makes "cervical" and "cervicitis" both "cervic")."""
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and not w.endswith(("eies", "aies")):
+        return w[:-3] + "y"
+    if w.endswith("es") and not w.endswith(("aes", "ees", "oes")):
+        return w[:-1]
+    if w.endswith("s") and not w.endswith(("us", "ss")):
+        return w[:-1]
+    return w
+
+
+@lru_cache(maxsize=200_000)
+def normalize_word(word: str) -> str:
+    """One word as both sides compare it: lower case, American spelling, plural folded."""
+    w = word.lower()
+    for uk, us in _BRITISH:
+        if uk in w:
+            w = w.replace(uk, us)
+    return _s_stem(w)
+
+
+def words(text: str) -> list[tuple[str, int, int]]:
+    """Normalized words of `text` with their character offsets in it."""
+    return [(normalize_word(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def clauses(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """Character ranges of the clauses in text[start:end]."""
+    end = len(text) if end is None else end
+    pos = start
+    for m in _CLAUSE_BREAK.finditer(text, start, end):
+        if m.start() > pos:
+            yield pos, m.start()
+        pos = m.end()
+    if pos < end:
+        yield pos, end
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A searchable text of one code."""
+
+    code: str
+    system: System
+    text: str
+    kind: str  # "description", "synonym", "usage"
+    #: For usage terms: the share of coded notes holding the term that carry the code.
+    precision: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A term found in a note."""
+
+    term: Term
+    start: int
+    end: int
+    match: str  # "exact" or "coverage"
+    score: float  # 1.0 for exact; the IDF-weighted coverage otherwise
+
+
+class Lexicon:
+    """All terms of the loaded code sets, indexed for exact and coverage matching."""
+
+    def __init__(self, terms: Iterable[Term], *, max_words: int = 10) -> None:
+        self.terms: list[Term] = []
+        self._exact: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        self._content: list[tuple[str, ...]] = []
+        for term in terms:
+            toks = tuple(w for w, _, _ in words(term.text))
+            if not toks or len(toks) > max_words:
+                continue
+            i = len(self.terms)
+            self.terms.append(term)
+            self._exact[toks].append(i)
+            content = tuple(dict.fromkeys(t for t in toks if t not in STOPWORDS))
+            self._content.append(content)
+            for t in content:
+                self._postings[t].append(i)
+        n = max(len(self.terms), 1)
+        self.idf = {t: math.log(n / len(p)) for t, p in self._postings.items()}
+        self._longest = max((len(k) for k in self._exact), default=0)
+        self._post_arrays = {t: np.asarray(p, dtype=np.int64) for t, p in self._postings.items()}
+        self._total = np.array([sum(self.idf[t] for t in c) or 1.0 for c in self._content])
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def exact(self, text: str, start: int = 0, end: int | None = None) -> list[Hit]:
+        """Whole terms spelled out in text[start:end], longest first at each position."""
+        toks = [(w, s + start, e + start) for w, s, e in words(text[start:end])]
+        hits: list[Hit] = []
+        for i in range(len(toks)):
+            for n in range(min(self._longest, len(toks) - i), 0, -1):
+                key = tuple(w for w, _, _ in toks[i : i + n])
+                found = self._exact.get(key)
+                if found:
+                    s, e = toks[i][1], toks[i + n - 1][2]
+                    hits.extend(Hit(self.terms[j], s, e, "exact", 1.0) for j in found)
+        return hits
+
+    def coverage(self, text: str, start: int = 0, end: int | None = None, *, threshold: float = 0.6,
+                 min_idf: float = 2.0, limit: int = 200) -> list[Hit]:
+        """Terms most of whose (IDF-weighted) words occur in one clause of text[start:end]."""
+        hits: list[Hit] = []
+        for cs, ce in clauses(text, start, end):
+            where: dict[str, tuple[int, int]] = {}
+            for w, s, e in words(text[cs:ce]):
+                if w not in STOPWORDS:
+                    where.setdefault(w, (s + cs, e + cs))
+            # A frequent word alone ("pain", "left") proposes nothing, but still counts once proposed.
+            keys = [w for w in where if w in self._post_arrays]
+            if not any(self.idf[w] >= min_idf for w in keys):
+                continue
+            ids = np.concatenate([self._post_arrays[w] for w in keys])
+            weights = np.concatenate([np.full(len(self._post_arrays[w]), self.idf[w]) for w in keys])
+            strong = np.concatenate([self._post_arrays[w] for w in keys if self.idf[w] >= min_idf])
+            got = np.bincount(ids, weights=weights, minlength=len(self.terms))
+            cov = got / self._total
+            mask = np.zeros(len(self.terms), dtype=bool)
+            mask[strong] = True
+            cand = np.nonzero(mask & (cov >= threshold))[0]
+            order = cand[np.lexsort((cand, -cov[cand]))][:limit]
+            for j in order.tolist():
+                spans = [where[t] for t in self._content[j] if t in where]
+                hits.append(Hit(self.terms[j], min(s for s, _ in spans), max(e for _, e in spans), "coverage",
+                                float(cov[j])))
+        return hits
+
+
+def term_words(text: str) -> Sequence[str]:
+    """The normalized words of a term, as the lexicon keys it."""
+    return tuple(w for w, _, _ in words(text))

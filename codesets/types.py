@@ -1,0 +1,136 @@
+"""The record of one code and the set of codes of one release."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.settings import get_settings
+from medcode.types import System
+
+
+def normalize_code(code: str) -> str:
+    """The lookup key of a code: upper case, no dot, no spaces (`i50.23` -> `I5023`)."""
+    return code.strip().replace(".", "").replace(" ", "").upper()
+
+
+def display_code(system: System, code: str) -> str:
+    """The canonical display form of a code: ICD-10-CM with its dot (I50.23), the others upper case."""
+    key = normalize_code(code)
+    if system == "ICD-10-CM" and len(key) > 3:
+        return f"{key[:3]}.{key[3:]}"
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One code of one release. Tuples, not lists, so records are hashable and immutable."""
+
+    code: str  # display form: ICD-10-CM with its dot (I50.23), PCS 7 characters, CPT/HCPCS as given
+    system: System
+    description: str
+    billable: bool = True
+    #: Other names a note may use: inclusion terms, derived variants, paraphrases.
+    synonyms: tuple[str, ...] = ()
+    parent: str | None = None
+    chapter: str | None = None
+    block: str | None = None
+    excludes1: tuple[str, ...] = ()
+    excludes2: tuple[str, ...] = ()
+    code_first: tuple[str, ...] = ()
+    use_additional: tuple[str, ...] = ()
+    code_also: tuple[str, ...] = ()
+    #: Allowed 7th characters and their meaning, for categories that require one.
+    seventh: tuple[tuple[str, str], ...] = ()
+    #: ICD-10-PCS axes in order: (axis name, value meaning), e.g. ("root operation", "Resection").
+    axes: tuple[tuple[str, str], ...] = ()
+    long_description: str | None = None
+
+    @property
+    def key(self) -> str:
+        return normalize_code(self.code)
+
+
+class CodeSet:
+    """All codes of one system and release, looked up with or without the dot, in any case."""
+
+    def __init__(self, system: System, release: str, codes: Iterable[Code], source: str = "") -> None:
+        self.system: System = system
+        self.release = release
+        self.source = source
+        self._codes: dict[str, Code] = {c.key: c for c in codes}
+        self._children: dict[str, list[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def __iter__(self) -> Iterator[Code]:
+        return iter(self._codes.values())
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and normalize_code(code) in self._codes
+
+    def get(self, code: str) -> Code | None:
+        """The record for `code`, or None."""
+        return self._codes.get(normalize_code(code))
+
+    def __getitem__(self, code: str) -> Code:
+        found = self.get(code)
+        if found is None:
+            raise MedcodeError(ErrorCode.UNKNOWN_CODE, system=self.system, code=code)
+        return found
+
+    def children(self, code: str) -> list[Code]:
+        """Direct children of `code` in the hierarchy (empty for PCS, CPT and leaves)."""
+        if self._children is None:
+            index: dict[str, list[str]] = {}
+            for c in self._codes.values():
+                if c.parent:
+                    index.setdefault(normalize_code(c.parent), []).append(c.key)
+            self._children = index
+        return [self._codes[k] for k in self._children.get(normalize_code(code), [])]
+
+    @property
+    def tag(self) -> str:
+        """The release stamp, e.g. `ICD-10-CM 2026-04`."""
+        return f"{self.system} {self.release}"
+
+    def fingerprint(self) -> str:
+        """A digest of every code and its searchable text; an index built from it is stale when it changes."""
+        h = hashlib.sha256(self.tag.encode())
+        for c in sorted(self._codes.values(), key=lambda c: c.key):
+            h.update("\x1f".join((c.code, c.description, *c.synonyms)).encode())
+        return h.hexdigest()[:16]
+
+
+def cached_codes(stem: str, build: Callable[[], list[Code]]) -> list[Code]:
+    """The codes pickled under `data_dir/codesets/{stem}.pkl`, built and written there when absent.
+
+    `stem` must carry a fingerprint of every input of `build`, so a changed source never meets an old cache.
+    """
+    path = get_settings().data_dir / "codesets" / f"{stem}.pkl"
+    if path.is_file():
+        # Only medcode writes this file, under the user's own data dir; unpickling it is as trusted as our code.
+        with path.open("rb") as f:
+            cached: list[Code] = pickle.load(f)
+        return cached
+    codes = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a concurrent or interrupted writer never leaves a half file behind.
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as f:
+        pickle.dump(codes, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    return codes
+
+
+def files_digest(*parts: bytes) -> str:
+    """The first 12 hex digits of the sha256 of `parts`: the fingerprint in a cache file name."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()[:12]

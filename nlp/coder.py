@@ -1,0 +1,169 @@
+"""The engine: load everything once, then turn notes into ranked, evidenced code suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
+from codesets.index import CodeIndex
+from codesets.lexicon import Hit
+from codesets.registry import load_codeset
+from codesets.types import CodeSet
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.settings import Settings, get_settings
+from medcode.types import Candidate, Evidence, Mention, Suggestion, System
+from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
+from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, featurize, group
+from nlp.resolve import Resolver
+
+MAX_EVIDENCE = 5
+
+
+def check_note(text: object, *, limit: int) -> str:
+    """The note as given, or a MedcodeError saying why it can't be coded."""
+    if not isinstance(text, str):
+        raise MedcodeError(ErrorCode.NOTE_NOT_TEXT)
+    if not text.strip():
+        raise MedcodeError(ErrorCode.EMPTY_NOTE)
+    if len(text) > limit:
+        raise MedcodeError(ErrorCode.NOTE_TOO_LARGE, size=len(text), limit=limit)
+    return text
+
+
+def _mention(doc: Doc, span: Span, start: int, end: int) -> Mention:
+    section = doc[span.start]._.section if Token.has_extension("section") else None
+    assertion = getattr(span._, "assertion", None) or "present"
+    return Mention(start, end, doc.text[start:end], "procedure" if span.label_ == "procedure" else "finding",
+                   section, assertion, span.text.lower())
+
+
+def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
+    term = hit.term
+    if term.kind == "usage":
+        return Candidate(term.code, term.system, mention, "usage", term.precision * hit.score, term.text)
+    channel = "exact" if hit.match == "exact" else "fuzzy"
+    return Candidate(term.code, term.system, mention, channel, hit.score, term.text,
+                     {"description": float(term.kind == "description")})
+
+
+def _why(group_: CodeCandidates) -> str:
+    """One line a coder reads: the strongest reasons, strongest first."""
+    parts: list[str] = []
+    by_channel: dict[str, Candidate] = {}
+    for c in group_.candidates:
+        if c.channel not in by_channel or c.similarity > by_channel[c.channel].similarity:
+            by_channel[c.channel] = c
+    if c := by_channel.get("exact"):
+        parts.append(f"exact match of '{c.matched_text}' in \"{c.mention.text}\"")
+    if c := by_channel.get("usage"):
+        parts.append(f"coders assigned it in {c.similarity:.0%} of coded notes saying \"{c.matched_text}\"")
+    if c := by_channel.get("fuzzy"):
+        parts.append(f"words of '{c.matched_text}' found ({c.similarity:.0%} coverage)")
+    if c := by_channel.get("dense"):
+        parts.append(f"semantic similarity {c.similarity:.2f} to '{c.matched_text}'")
+    if group_.assertion != "present":
+        parts.append(f"assertion: {group_.assertion}")
+    return "; ".join(parts)
+
+
+@dataclass
+class Coder:
+    """Codes notes: `Coder.load().suggest(text)`; `suggest_many(texts)` batches the encoder."""
+
+    settings: Settings
+    nlp: Language
+    index: CodeIndex
+    encoder: Encoder
+    codesets: dict[System, CodeSet]
+    ranker: Ranker
+    resolver: Resolver
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
+             ranker_path: Path | None = None) -> Coder:
+        """Load the index, code sets, encoder, pipeline and ranker named by the settings."""
+        from nlp.pipeline import build_pipeline
+
+        s = settings or get_settings()
+        index = CodeIndex.load(index_path or s.data_dir / "index")
+        codesets = {system: load_codeset(system) for system in index.systems
+                    if system in ("ICD-10-CM", "ICD-10-PCS")}
+        encoder_path = Path(s.index.encoder) if s.index.encoder else (
+            newest_trained_encoder(s.data_dir) or base_encoder_path())
+        encoder = Encoder(encoder_path, batch_size=64, max_seq_length=s.index.max_seq_length, threads=s.threads)
+        if encoder.fingerprint() != index.manifest["encoder"]["fingerprint"]:
+            raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
+        nlp = build_pipeline()
+        nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
+        trained = s.data_dir / "models" / "ranker.json"
+        ranker = Ranker.load(ranker_path or (trained if trained.exists() else None))
+        return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
+
+    def rank(self, texts: Sequence[str]) -> list[list[CodeCandidates]]:
+        """Every candidate code of each note, scored and sorted best first (no filtering)."""
+        notes = [check_note(t, limit=self.settings.max_note_chars) for t in texts]
+        docs = list(self.nlp.pipe(notes))
+        per_doc: list[list[Candidate]] = [[] for _ in docs]
+        queries: list[tuple[int, Mention]] = []
+        for i, doc in enumerate(docs):
+            for span in doc.spans[SPAN_GROUP]:
+                for hit in span._.hits or ():
+                    per_doc[i].append(_hit_candidate(hit, _mention(doc, span, hit.start, hit.end)))
+            for span in doc.spans[CLAUSE_GROUP]:
+                queries.append((i, _mention(doc, span, span.start_char, span.end_char)))
+        vectors = self.encoder.encode([m.text for _, m in queries])
+        k = self.settings.ranking.dense_k
+        for system in self.index.systems:
+            for (i, mention), found in zip(queries, self.index.search(system, vectors, k), strict=True):
+                seen: set[str] = set()
+                for code, text, cos in found:
+                    if code not in seen:  # several texts of one code: keep its best
+                        seen.add(code)
+                        per_doc[i].append(Candidate(code, system, mention, "dense", cos, text,
+                                                    {"rank": float(len(seen))}))
+        ranked: list[list[CodeCandidates]] = []
+        for candidates in per_doc:
+            groups = group(self.resolver.resolve(candidates))
+            for g in groups:
+                g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
+                                       prefix=self.resolver.was_prefix(g))
+                g.score = self.ranker.score(g.features)
+            groups.sort(key=lambda g: (-g.score, g.system, g.code))
+            ranked.append(groups)
+        return ranked
+
+    def suggest_many(self, texts: Sequence[str], *, top: int | None = None, systems: Sequence[str] | None = None,
+                     negated: str | None = None) -> list[list[Suggestion]]:
+        """Suggestions for each note, best first; negated and family-history codes dropped or flagged."""
+        top = top or self.settings.ranking.top
+        policy = negated or self.settings.ranking.negated
+        out: list[list[Suggestion]] = []
+        for text, groups in zip(texts, self.rank(texts), strict=True):
+            chosen = [g for g in groups
+                      if (systems is None or g.system in systems)
+                      and g.score >= self.settings.ranking.min_score
+                      and (policy == "flag" or g.assertion not in NOT_PATIENT)]
+            out.append([self._suggestion(text, g, rank) for rank, g in enumerate(chosen[:top], start=1)])
+        return out
+
+    def suggest(self, text: str, **options: object) -> list[Suggestion]:
+        """Suggestions for one note; see `suggest_many`."""
+        return self.suggest_many([text], **options)[0]  # type: ignore[arg-type]
+
+    def _suggestion(self, text: str, g: CodeCandidates, rank: int) -> Suggestion:
+        record = self.codesets[g.system].get(g.code)
+        spans: dict[tuple[int, int], Candidate] = {}
+        for c in sorted(g.candidates, key=lambda c: (c.channel == "dense", -c.similarity, c.mention.start)):
+            spans.setdefault((c.mention.start, c.mention.end), c)
+        evidence = [Evidence(start=s, end=e, text=text[s:e], section=c.mention.section,
+                             assertion=c.mention.assertion)
+                    for (s, e), c in list(spans.items())[:MAX_EVIDENCE]]
+        evidence.sort(key=lambda ev: ev.start)
+        return Suggestion(code=record.code if record else g.code, system=g.system,
+                          description=record.description if record else "", score=round(g.score, 4), rank=rank,
+                          evidence=evidence, assertion=g.assertion, why=_why(g))

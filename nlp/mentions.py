@@ -1,0 +1,105 @@
+"""Mentions of findings and procedures: lexicon hits and phrase-like clauses, with character offsets.
+
+No pretrained clinical NER exists offline, so mentions come from two places:
+
+* the code-set lexicon (descriptions, inclusion terms, PCS paraphrases, phrases mined from coded
+  notes), matched exactly or by word coverage: each becomes a span carrying its `Hit`s;
+* clauses (the note cut at punctuation and conjunctions): phrase-like spans the dense channel
+  embeds, so a finding worded like no term still meets its code.
+
+Abbreviations found by `medcode_abbreviations` are matched through their expansion, while the
+span stays on the abbreviation as written.
+"""
+
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from codesets.lexicon import Hit, Lexicon, clauses
+
+SPAN_GROUP = "mentions"
+CLAUSE_GROUP = "clauses"
+
+if not Span.has_extension("hits"):
+    Span.set_extension("hits", default=None)
+
+
+def _kind(hits: Iterable[Hit]) -> str:
+    systems = {h.term.system for h in hits}
+    return "finding" if not systems or "ICD-10-CM" in systems else "procedure"
+
+
+class MentionFinder:
+    """Writes `doc.spans["mentions"]` (lexicon hits) and `doc.spans["clauses"]` (dense queries)."""
+
+    def __init__(self, nlp: Language, name: str, *, coverage_threshold: float, min_clause_chars: int,
+                 max_clause_chars: int) -> None:
+        self.name = name
+        self.coverage_threshold = coverage_threshold
+        self.min_clause_chars = min_clause_chars
+        self.max_clause_chars = max_clause_chars
+        #: Set by the engine once the index is loaded; without it only clauses are found.
+        self.lexicon: Optional[Lexicon] = None
+
+    def _expanded_hits(self, doc: Doc) -> list[Hit]:
+        """Lexicon hits on the long forms of abbreviations, placed back on the short form."""
+        assert self.lexicon is not None
+        found: list[Hit] = []
+        expansions: dict[tuple[int, int], str] = getattr(doc._, "expansions", None) or {}
+        for (start, end), long_form in expansions.items():
+            for h in self.lexicon.exact(long_form):
+                if h.start == 0 and h.end == len(long_form):  # the whole expansion, not a piece of it
+                    found.append(Hit(h.term, start, end, "exact", h.score))
+        return found
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        by_span: dict[tuple[int, int], list[Hit]] = defaultdict(list)
+        clause_spans: list[Span] = []
+        for sent in doc.sents:
+            for cs, ce in clauses(text, sent.start_char, sent.end_char):
+                raw = text[cs:ce]
+                lead = len(raw) - len(raw.lstrip())
+                cs, ce = cs + lead, cs + len(raw.rstrip())
+                if ce - cs < self.min_clause_chars:
+                    continue
+                span = doc.char_span(cs, min(ce, cs + self.max_clause_chars), label="phrase",
+                                     alignment_mode="contract")
+                if span is not None and len(span):
+                    clause_spans.append(span)
+            if self.lexicon is not None:
+                for h in self.lexicon.exact(text, sent.start_char, sent.end_char):
+                    by_span[(h.start, h.end)].append(h)
+                for h in self.lexicon.coverage(text, sent.start_char, sent.end_char,
+                                               threshold=self.coverage_threshold):
+                    by_span[(h.start, h.end)].append(h)
+        if self.lexicon is not None:
+            for h in self._expanded_hits(doc):
+                by_span[(h.start, h.end)].append(h)
+        mentions: list[Span] = []
+        for (start, end), hits in sorted(by_span.items()):
+            span = doc.char_span(start, end, label=_kind(hits), alignment_mode="expand")
+            if span is None:
+                continue
+            span._.hits = hits
+            mentions.append(span)
+        doc.spans[SPAN_GROUP] = mentions
+        doc.spans[CLAUSE_GROUP] = clause_spans
+        return doc
+
+
+@Language.factory(
+    "medcode_mentions",
+    default_config={"coverage_threshold": 0.75, "min_clause_chars": 3, "max_clause_chars": 300},
+    assigns=["doc.spans", "span._.hits"],
+    requires=["token.is_sent_start"],
+)
+def make_mention_finder(nlp: Language, name: str, coverage_threshold: float, min_clause_chars: int,
+                        max_clause_chars: int) -> MentionFinder:
+    """Factory of the `medcode_mentions` component."""
+    return MentionFinder(nlp, name, coverage_threshold=coverage_threshold, min_clause_chars=min_clause_chars,
+                         max_clause_chars=max_clause_chars)

@@ -1,0 +1,153 @@
+"""Batch coding: a directory of notes or a JSONL file in, one JSON line per note out, resumable.
+
+A bad note (empty, not UTF-8, too large, a broken JSONL line) is reported on stderr and in
+`OUT.errors.jsonl` by id and error code, never by content, and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.settings import get_settings
+from nlp.coder import check_note
+
+
+@dataclass
+class BatchSummary:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+
+Item = tuple[str, str | MedcodeError]
+
+
+def errors_path(out: Path) -> Path:
+    """`notes.jsonl` -> `notes.errors.jsonl`."""
+    stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
+    return out.with_name(stem + ".errors.jsonl")
+
+
+def _decode(raw: bytes) -> str | MedcodeError:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return MedcodeError(ErrorCode.NOTE_NOT_TEXT)
+
+
+def read_items(source: Path) -> tuple[int, Iterator[Item]]:
+    """How many notes `source` holds, and the notes as (id, text or the error that spoils it)."""
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix == ".txt" and p.is_file())
+        return len(files), ((f.stem, _decode(f.read_bytes())) for f in files)
+    if source.is_file():
+        with source.open("rb") as fh:
+            total = sum(1 for line in fh if line.strip())
+        return total, _jsonl_items(source)
+    raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file or directory: {source}")
+
+
+def _jsonl_items(source: Path) -> Iterator[Item]:
+    with source.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: not a JSON object")
+                continue
+            rid = record.get("id") if isinstance(record, dict) else None
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT,
+                                                     detail=f"line {lineno}: needs an \"id\" (string or number)")
+                continue
+            text = record.get("text")
+            if not isinstance(text, str):
+                yield str(rid), MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: needs a \"text\" string")
+                continue
+            yield str(rid), text
+
+
+def _done_ids(out: Path) -> set[str]:
+    ids: set[str] = set()
+    if out.exists():
+        for line in out.read_text(encoding="utf-8").splitlines():
+            try:
+                ids.add(str(json.loads(line)["id"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut short by a crash: that note is coded again
+    return ids
+
+
+def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top: int | None = None,
+              negated: str | None = None, resume: bool = False, batch_size: int = 16,
+              console: Console | None = None) -> BatchSummary:
+    """Code every note of `source` into `out` (JSONL); see the module docstring for errors."""
+    console = console or Console(stderr=True)
+    total, items = read_items(source)
+    limit = get_settings().max_note_chars
+    skip = _done_ids(out) if resume else set()
+    coder = coder_factory()
+    summary = BatchSummary()
+    started = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mode = "a" if resume else "w"
+    with out.open(mode, encoding="utf-8") as good, errors_path(out).open(mode, encoding="utf-8") as bad, Progress(
+        TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+        transient=True, disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("notes", total=total)
+
+        def report(rid: str, error: MedcodeError) -> None:
+            summary.failed += 1
+            console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
+            bad.write(json.dumps({"id": rid, "error": error.as_dict()}) + "\n")
+
+        pending: list[tuple[str, str]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            results = coder.suggest_many([t for _, t in pending], top=top, negated=negated)
+            for (rid, _), suggestions in zip(pending, results, strict=True):
+                good.write(json.dumps({"id": rid, "suggestions": [s.model_dump() for s in suggestions]},
+                                      ensure_ascii=False) + "\n")
+            good.flush()
+            bad.flush()
+            summary.done += len(pending)
+            bar.advance(task, len(pending))
+            pending.clear()
+
+        for rid, text in items:
+            if rid in skip:
+                summary.skipped += 1
+                bar.advance(task)
+                continue
+            try:
+                if isinstance(text, MedcodeError):
+                    raise text
+                pending.append((rid, check_note(text, limit=limit)))
+            except MedcodeError as error:
+                report(rid, error)
+                bar.advance(task)
+                continue
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,60 @@
+"""`medcode index build`: gather the inputs (code sets, encoder, usage corpus) and build when stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from codesets import index as code_index
+from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
+from codesets.registry import load_codeset
+from codesets.usage import Usage, mine, read_codiesp
+from medcode.settings import Settings
+from medcode.types import System
+
+
+def usage_from_corpus(settings: Settings) -> Usage | None:
+    """Code frequencies and phrase rules mined from the coded corpus's train split, if present."""
+    train = settings.corpus_dir / "train"
+    if not train.exists():
+        return None
+    return mine(read_codiesp(train, split="train"), source=f"CodiEsp train ({train})")
+
+
+def encoder_for(settings: Settings) -> Encoder:
+    """The configured encoder, else the newest trained one, else all-MiniLM-L6-v2."""
+    path = Path(settings.index.encoder) if settings.index.encoder else (
+        newest_trained_encoder(settings.data_dir) or base_encoder_path())
+    return Encoder(path, batch_size=settings.index.batch_size, max_seq_length=settings.index.max_seq_length,
+                   threads=settings.threads)
+
+
+def gather_inputs(settings: Settings) -> code_index.Inputs:
+    """Everything an index is built from, loaded."""
+    systems: list[System] = ["ICD-10-CM", "ICD-10-PCS"]
+    codesets = {s: load_codeset(s) for s in systems}
+    for system, path in settings.code_files.items():
+        codesets[system] = load_codeset(system, path)
+    return code_index.Inputs(codesets, encoder_for(settings), usage_from_corpus(settings))
+
+
+def build_index(settings: Settings, *, force: bool = False, console: Console | None = None) -> tuple[Path, bool]:
+    """Build the index under `settings.data_dir / "index"` unless it is up to date; True when built."""
+    console = console or Console(stderr=True)
+    path = settings.data_dir / "index"
+    inputs = gather_inputs(settings)
+    if not force and not code_index.is_stale(path, inputs):
+        return path, False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(system: str, done: int, total: int) -> None:
+            if system not in tasks:
+                tasks[system] = bar.add_task(f"encoding {system}", total=total)
+            bar.update(tasks[system], completed=done)
+
+        code_index.build(path, inputs, progress=progress)
+    return path, True

@@ -1,0 +1,70 @@
+"""Session fixtures: a private data dir, a small real index, and a Coder loaded once.
+
+The small index holds real ICD-10-CM and ICD-10-PCS records (every code of the categories the
+tests talk about, plus every code CodiEsp train uses), embedded by the real encoder; building it
+takes well under a minute, where the full index takes minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codesets import registry
+from codesets.types import CodeSet
+from medcode.settings import Settings, get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+#: Code prefixes kept in the small index besides the codes CodiEsp train uses.
+SMALL_CM = ("I10", "I11", "I21", "I25", "E11", "C50", "Z80", "Z85", "Z86", "R07", "R06", "R50", "R11", "K80",
+            "K81", "J44", "J18", "R60", "N39", "I50", "S72", "S22")
+SMALL_PCS = ("0FT", "BW0", "BW2", "BW4", "BH0", "BW03", "0DT", "3E0", "0TT", "B24", "BF4")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh MEDCODE_DATA_DIR for the whole session: caches and the small index go there."""
+    path = tmp_path_factory.mktemp("medcode-data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDCODE_DATA_DIR", str(path))
+        get_settings.cache_clear()
+        registry.clear_cache()
+        yield path
+    get_settings.cache_clear()
+    registry.clear_cache()
+
+
+def _subset(codeset: CodeSet, prefixes: tuple[str, ...], keep: set[str]) -> CodeSet:
+    return CodeSet(codeset.system, codeset.release,
+                   [c for c in codeset if c.key.startswith(prefixes) or c.key in keep], source="test subset")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def small_index(settings: Settings) -> Path:
+    """A real index over a slice of the code sets, built once per session under the data dir."""
+    from codesets import index
+    from serving.indexing import encoder_for, usage_from_corpus
+
+    usage = usage_from_corpus(settings)
+    assert usage is not None, "CodiEsp train must be under corpora/codiesp"
+    used = {c for _, c in usage.counts}
+    codesets = {
+        "ICD-10-CM": _subset(registry.load_codeset("ICD-10-CM"), SMALL_CM, used),
+        "ICD-10-PCS": _subset(registry.load_codeset("ICD-10-PCS"), SMALL_PCS, used),
+    }
+    return index.build(settings.data_dir / "index", index.Inputs(codesets, encoder_for(settings), usage))
+
+
+@pytest.fixture(scope="session")
+def coder(small_index: Path, settings: Settings):
+    """The engine, loaded once over the small index."""
+    from nlp.coder import Coder
+
+    return Coder.load(settings, index_path=small_index)

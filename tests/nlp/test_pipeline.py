@@ -1,0 +1,65 @@
+"""build_pipeline: component order, and offsets that index the note exactly as given."""
+
+import pytest
+from spacy.language import Language
+
+from nlp.pipeline import PIPELINE, build_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Language:
+    return build_pipeline(include_mentions=False)
+
+
+def test_order_without_mentions(pipe: Language) -> None:
+    assert PIPELINE == (
+        "medcode_sentences", "medcode_sections", "medcode_abbreviations", "medcode_mentions", "medcode_context"
+    )
+    assert pipe.pipe_names == [n for n in PIPELINE if n != "medcode_mentions"]
+    assert type(pipe.tokenizer).__module__.startswith("spacy.tokenizer")
+    assert pipe.tokenizer("T.A: 109/68")[0].text == "T.A"  # scispaCy's rules, not spaCy's defaults
+
+
+def test_with_mentions() -> None:
+    assert build_pipeline().pipe_names == list(PIPELINE)
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "  Patient denies chest pain.\r\nHx of HTN.\r\n",
+        "\tFamily history:\tcolon cancer in his father.\t\n\n",
+        "Paciente: niño de 5 años — fiebre 39 °C, SatO2 95 %.\u2028No tos. 😷 COPD\u00a0exacerbation",
+        "\ufeffPMH:\r\n- DM2 (type 2 diabetes mellitus)\r\n- CHF   \r\n",
+    ],
+)
+def test_offsets_index_the_original_text(pipe: Language, note: str) -> None:
+    doc = pipe(note)
+    assert doc.text == note
+    spans = [*doc.sents, *doc.spans["sections"], *doc.spans["section_headers"]]
+    for span in spans:
+        assert note[span.start_char : span.end_char] == span.text
+    for (start, end), long_form in doc._.expansions.items():
+        assert note[start:end].strip() == note[start:end] != ""
+        assert long_form
+    # hand-made mentions keep their offsets through context
+    mentions = [doc.char_span(t.idx, t.idx + len(t), label="finding") for t in doc if t.is_alpha]
+    doc.spans["mentions"] = mentions
+    pipe.get_pipe("medcode_context")(doc)
+    for span in doc.spans["mentions"]:
+        assert note[span.start_char : span.end_char] == span.text
+        assert span._.assertion in {"present", "negated", "possible", "historical", "family", "hypothetical"}
+
+
+def test_deterministic(pipe: Language) -> None:
+    note = "No fever. Possible PE, started heparin IV.\nFamily history: father with MI."
+    first, second = pipe(note), pipe(note)
+    assert first._.expansions == second._.expansions
+    assert [s.text for s in first.sents] == [s.text for s in second.sents]
+
+
+def test_with_mentions_context_covers_clauses() -> None:
+    pipe = build_pipeline()
+    assert pipe.get_pipe("medcode_context").span_groups == ("mentions", "clauses")
+    doc = pipe("Patient denies chest pain. She has hypertension.")
+    assert [s._.assertion for s in doc.spans["clauses"]] == ["negated", "present"]

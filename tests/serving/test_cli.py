@@ -1,0 +1,108 @@
+"""The command line, in process (typer's runner) and once as a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from serving import cli
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture
+def loaded(coder, monkeypatch):
+    """The CLI with the session's coder, so each call skips the load."""
+    monkeypatch.setattr(cli, "_coder", lambda: coder)
+    return coder
+
+
+def test_suggest_prints_json(loaded):
+    result = runner.invoke(cli.app, ["suggest", str(REPO / "examples" / "note.txt"), "--top", "5"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert 0 < len(body["suggestions"]) <= 5
+    assert {"code", "system", "description", "score", "rank", "evidence", "assertion", "why"} <= set(
+        body["suggestions"][0])
+
+
+def test_suggest_reads_stdin(loaded):
+    result = runner.invoke(cli.app, ["suggest", "-"], input="Known hypertension.")
+    assert result.exit_code == 0
+    assert "I10" in {s["code"] for s in json.loads(result.stdout)["suggestions"]}
+
+
+@pytest.mark.parametrize(("content", "code"), [(b"", "E001"), (b"\xff\xfe\xfa bad", "E003")])
+def test_suggest_bad_note_is_one_clear_line(tmp_path, content, code):
+    note = tmp_path / "bad.txt"
+    note.write_bytes(content)
+    result = runner.invoke(cli.app, ["suggest", str(note)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith(f"error {code}:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_suggest_missing_file(tmp_path):
+    result = runner.invoke(cli.app, ["suggest", str(tmp_path / "nope.txt")])
+    assert result.exit_code == 2 and "E040" in result.stderr
+
+
+def test_batch_over_a_directory_skips_bad_notes(loaded, tmp_path):
+    src = tmp_path / "notes"
+    src.mkdir()
+    (src / "a.txt").write_text("Fever and hypertension.", encoding="utf-8")
+    (src / "b.txt").write_bytes(b"")
+    (src / "c.txt").write_bytes(b"\xff\xfe\x00\xd8")
+    (src / "d.txt").write_text("Chest X-ray normal. Type 2 diabetes.", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(cli.app, ["batch", str(src), "--out", str(out), "--top", "3"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in lines] == ["a", "d"]
+    assert all(0 < len(r["suggestions"]) <= 3 for r in lines)
+    errors = {json.loads(line)["id"]: json.loads(line)["error"]["code"]
+              for line in (tmp_path / "out.errors.jsonl").read_text().splitlines()}
+    assert errors == {"b": "E001", "c": "E003"}
+    assert "skipped b: error E001" in result.stderr
+
+
+def test_batch_over_jsonl_reports_broken_lines_and_resumes(loaded, tmp_path):
+    src = tmp_path / "notes.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "n1", "text": "Hypertension."}),
+        "{not json",
+        json.dumps({"id": "n2"}),
+        json.dumps({"id": 7, "text": "Fever."}),
+        json.dumps({"text": "no id"}),
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(cli.app, ["batch", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["n1", "7"]
+    errors = [json.loads(x)["id"] for x in (tmp_path / "out.errors.jsonl").read_text().splitlines()]
+    assert errors == ["line 2", "n2", "line 5"]
+    again = runner.invoke(cli.app, ["batch", str(src), "--out", str(out), "--resume"])
+    assert again.exit_code == 0
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["n1", "7"]
+    assert "2 skipped" in again.stderr
+
+
+def test_batch_missing_input_fails_clearly(tmp_path):
+    result = runner.invoke(cli.app, ["batch", str(tmp_path / "nothing"), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and result.stderr.startswith("error E040")
+
+
+def test_the_installed_command_codes_a_note_end_to_end(small_index, data_dir, tmp_path):
+    note = tmp_path / "n.txt"
+    note.write_text("History of hypertension. Denies chest pain.", encoding="utf-8")
+    env = {**os.environ, "MEDCODE_DATA_DIR": str(data_dir)}
+    proc = subprocess.run([sys.executable, "-m", "serving.cli", "suggest", str(note)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    codes = {s["code"] for s in json.loads(proc.stdout)["suggestions"]}
+    assert "I10" in codes and not {c for c in codes if c.startswith("R07")}
