@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from codesets.encoder import Encoder
+from codesets.lexicon import VERSION as LEXICON_VERSION
 from codesets.lexicon import Lexicon, Term
+from codesets.neighbors import Neighbors, embed_notes
 from codesets.types import CodeSet
-from codesets.usage import Usage
+from codesets.usage import CodedNote, Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import System
 
@@ -29,6 +31,8 @@ FORMAT = 1
 #: slow part of a build (~450 texts/s on 2 cores); the lexicon still holds every synonym.
 EMBEDDED_SYNONYMS: dict[str, int] = {"ICD-10-CM": 4, "ICD-10-PCS": 1}
 Progress = Callable[[str, int, int], None]
+#: Files every index has besides one .faiss and .rows.json per system.
+INDEX_FILES = ("manifest.json", "lexicon.pkl", "usage.json", "neighbors.json", "neighbors.npy")
 
 
 def code_terms(codeset: CodeSet) -> list[Term]:
@@ -63,6 +67,8 @@ class Inputs:
     codesets: dict[System, CodeSet]
     encoder: Encoder
     usage: Usage | None
+    #: The coded notes `usage` was mined from; embedded for the similar-notes feature.
+    corpus: tuple[CodedNote, ...] = ()
 
     def stamp(self) -> dict[str, object]:
         usage_fp = ""
@@ -71,6 +77,7 @@ class Inputs:
             usage_fp = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return {
             "format": FORMAT,
+            "lexicon": LEXICON_VERSION,
             "codesets": {s: {"release": cs.tag, "fingerprint": cs.fingerprint(), "codes": len(cs)}
                          for s, cs in sorted(self.codesets.items())},
             "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
@@ -82,13 +89,14 @@ class CodeIndex:
     """A built index, loaded: dense search per system plus the lexicon and usage."""
 
     def __init__(self, path: Path, manifest: dict, faiss_indexes: dict, rows: dict[System, list[tuple[str, str]]],
-                 lexicon: Lexicon, usage: Usage) -> None:
+                 lexicon: Lexicon, usage: Usage, neighbors: Neighbors) -> None:
         self.path = path
         self.manifest = manifest
         self._faiss = faiss_indexes
         self.rows = rows
         self.lexicon = lexicon
         self.usage = usage
+        self.neighbors = neighbors
 
     @property
     def systems(self) -> list[System]:
@@ -121,7 +129,7 @@ class CodeIndex:
         with (path / "lexicon.pkl").open("rb") as fh:
             lexicon = pickle.load(fh)
         usage = Usage.load(path / "usage.json")
-        return cls(path, manifest, indexes, rows, lexicon, usage)
+        return cls(path, manifest, indexes, rows, lexicon, usage, Neighbors.load(path))
 
 
 def is_stale(path: Path, inputs: Inputs) -> bool:
@@ -130,11 +138,21 @@ def is_stale(path: Path, inputs: Inputs) -> bool:
     if not manifest_file.exists():
         return True
     built = json.loads(manifest_file.read_text())
+    files = [f"{slug}{suffix}" for slug in built.get("files", {}).values() for suffix in (".faiss", ".rows.json")]
+    if not all((path / f).exists() for f in [*files, *INDEX_FILES]):
+        return True
     return {k: built.get(k) for k in inputs.stamp()} != inputs.stamp()
 
 
 def _slug(system: str) -> str:
     return system.lower().replace("-", "").replace(" ", "")
+
+
+def _reusable(previous: dict, stamp: dict, system: str, faiss_file: Path) -> bool:
+    """True when the vectors of `system` on disk came from the same code set and encoder."""
+    return (faiss_file.exists() and previous.get("format") == FORMAT
+            and previous.get("encoder") == stamp["encoder"]
+            and previous.get("codesets", {}).get(system) == stamp["codesets"][system])
 
 
 def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk: int = 2048) -> Path:
@@ -149,8 +167,17 @@ def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk
     tmp.mkdir(parents=True)
     files: dict[str, str] = {}
     all_terms: list[Term] = []
+    stamp = inputs.stamp()
+    previous = json.loads((path / "manifest.json").read_text()) if (path / "manifest.json").exists() else {}
     for system, codeset in sorted(inputs.codesets.items()):
         all_terms.extend(code_terms(codeset))
+        slug = _slug(system)
+        files[system] = slug
+        if _reusable(previous, stamp, system, path / f"{slug}.faiss"):
+            # Same release and same encoder: the vectors are the same, only usage changed.
+            for suffix in (".faiss", ".rows.json"):
+                shutil.copyfile(path / f"{slug}{suffix}", tmp / f"{slug}{suffix}")
+            continue
         terms = embedded_terms(codeset)
         texts = [t.text for t in terms]
         vectors = np.zeros((len(texts), inputs.encoder.dim), dtype=np.float32)
@@ -162,15 +189,14 @@ def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
         index.add(vectors)
-        slug = _slug(system)
         faiss.write_index(index, str(tmp / f"{slug}.faiss"))
         (tmp / f"{slug}.rows.json").write_text(json.dumps([[t.code, t.text] for t in terms]))
-        files[system] = slug
     usage = inputs.usage or Usage(source="none")
     with (tmp / "lexicon.pkl").open("wb") as fh:
         pickle.dump(Lexicon([*all_terms, *usage.rules]), fh, protocol=pickle.HIGHEST_PROTOCOL)
     usage.save(tmp / "usage.json")
-    manifest = {**inputs.stamp(), "files": files, "built": datetime.now(UTC).isoformat(timespec="seconds"),
+    embed_notes(inputs.corpus, inputs.encoder.encode).save(tmp)
+    manifest = {**stamp, "files": files, "built": datetime.now(UTC).isoformat(timespec="seconds"),
                 "texts": {s: len(json.loads((tmp / f"{f}.rows.json").read_text())) for s, f in files.items()}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(path, ignore_errors=True)

@@ -12,12 +12,15 @@ A literal mention therefore never loses to embedding noise.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -50,14 +53,21 @@ def _s_stem(w: str) -> str:
     return w
 
 
+_FORMS_FILE = resources.files("codesets").joinpath("resources", "word_forms.json")
+#: Adjective -> organ and imaging-word folds, kept as data a coder can extend.
+WORD_FORMS: dict[str, str] = json.loads(_FORMS_FILE.read_text(encoding="utf-8"))["forms"]
+#: Changes whenever matching would: a lexicon built under another version is stale.
+VERSION = "2-" + hashlib.sha256(_FORMS_FILE.read_bytes()).hexdigest()[:12]
+
+
 @lru_cache(maxsize=200_000)
 def normalize_word(word: str) -> str:
-    """One word as both sides compare it: lower case, American spelling, plural folded."""
+    """One word as both sides compare it: lower case, American spelling, word forms and plurals folded."""
     w = word.lower()
     for uk, us in _BRITISH:
         if uk in w:
             w = w.replace(uk, us)
-    return _s_stem(w)
+    return _s_stem(WORD_FORMS.get(w, w))
 
 
 def words(text: str) -> list[tuple[str, int, int]]:

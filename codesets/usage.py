@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class Usage:
         return (self.counts.get((system, normalize_code(code)), 0) + 0.1) / (n + 1.0)
 
     def save(self, path: Path) -> None:
-        rules = [[t.code, t.system, t.text, t.precision] for t in self.rules]
+        rules = [[t.code, t.system, t.text, t.precision, t.kind] for t in self.rules]
         counts = [[s, c, n] for (s, c), n in sorted(self.counts.items())]
         path.write_text(json.dumps({"source": self.source, "n_notes": self.n_notes, "counts": counts,
                                     "rules": rules}))
@@ -55,7 +55,7 @@ class Usage:
         return cls(
             n_notes=raw["n_notes"],
             counts={(s, c): n for s, c, n in raw["counts"]},
-            rules=[Term(c, s, t, "usage", p) for c, s, t, p in raw["rules"]],
+            rules=[Term(c, s, t, k, p) for c, s, t, p, k in raw["rules"]],
             source=raw["source"],
         )
 
@@ -80,8 +80,14 @@ def _ngrams(text: str, max_n: int) -> dict[tuple[str, ...], str]:
 
 
 def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, min_precision: float = 0.2,
-         source: str = "") -> Usage:
-    """Count codes and keep the n-grams whose presence predicts a code (support and precision floors)."""
+         related: Callable[[System, str], frozenset[str]] | None = None, source: str = "") -> Usage:
+    """Count codes and keep the n-grams whose presence predicts a code (support and precision floors).
+
+    related: the normalized words of a code's own texts. A phrase sharing one of them ("edemas" for
+    R60.9) is a rule of kind "usage"; a phrase that merely co-occurs ("upper quadrant" with R59.9)
+    is kept only when it is stronger (support 3, precision 0.5) and is of kind "cooccurrence", so the
+    ranker and the coder can tell the two apart.
+    """
     df: Counter[tuple[str, ...]] = Counter()
     co: dict[tuple[str, ...], Counter[tuple[System, str]]] = defaultdict(Counter)
     counts: Counter[tuple[System, str]] = Counter()
@@ -103,8 +109,13 @@ def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, mi
                 continue
             # +1 in the denominator: a phrase seen twice with a code is not a certainty.
             precision = k / (df[g] + 1.0)
-            if precision >= min_precision:
+            if precision < min_precision:
+                continue
+            own = related(system, code) if related else frozenset(g)
+            if own.intersection(w for w in g if w not in STOPWORDS):
                 rules.append(Term(code, system, surface[g], "usage", round(precision, 4)))
+            elif k >= max(min_support, 3) and precision >= max(min_precision, 0.5):
+                rules.append(Term(code, system, surface[g], "cooccurrence", round(precision, 4)))
     return Usage(n_notes=dict(n_notes), counts=dict(counts), rules=rules, source=source)
 
 

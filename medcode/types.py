@@ -37,7 +37,7 @@ class Candidate:
     code: str
     system: System
     mention: Mention
-    channel: Literal["exact", "fuzzy", "dense", "usage"]
+    channel: Literal["exact", "fuzzy", "dense", "usage", "cooccurrence"]
     similarity: float
     matched_text: str = ""
     features: dict[str, float] = field(default_factory=dict)

@@ -6,19 +6,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
 from codesets.index import CodeIndex
 from codesets.lexicon import Hit
+from codesets.neighbors import note_vector
 from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
 from medcode.types import Candidate, Evidence, Mention, Suggestion, System
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
-from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, featurize, group
+from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, add_family_features, featurize, group
 from nlp.resolve import Resolver
 
 MAX_EVIDENCE = 5
@@ -44,8 +46,8 @@ def _mention(doc: Doc, span: Span, start: int, end: int) -> Mention:
 
 def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
     term = hit.term
-    if term.kind == "usage":
-        return Candidate(term.code, term.system, mention, "usage", term.precision * hit.score, term.text)
+    if term.kind in ("usage", "cooccurrence"):
+        return Candidate(term.code, term.system, mention, term.kind, term.precision * hit.score, term.text)
     channel = "exact" if hit.match == "exact" else "fuzzy"
     return Candidate(term.code, term.system, mention, channel, hit.score, term.text,
                      {"description": float(term.kind == "description")})
@@ -55,13 +57,15 @@ def _why(group_: CodeCandidates) -> str:
     """One line a coder reads: the strongest reasons, strongest first."""
     parts: list[str] = []
     by_channel: dict[str, Candidate] = {}
-    for c in group_.candidates:
+    for c in group_.evidence():
         if c.channel not in by_channel or c.similarity > by_channel[c.channel].similarity:
             by_channel[c.channel] = c
     if c := by_channel.get("exact"):
         parts.append(f"exact match of '{c.matched_text}' in \"{c.mention.text}\"")
     if c := by_channel.get("usage"):
         parts.append(f"coders assigned it in {c.similarity:.0%} of coded notes saying \"{c.matched_text}\"")
+    if c := by_channel.get("cooccurrence"):
+        parts.append(f"often coded when a note says \"{c.matched_text}\" ({c.similarity:.0%})")
     if c := by_channel.get("fuzzy"):
         parts.append(f"words of '{c.matched_text}' found ({c.similarity:.0%} coverage)")
     if c := by_channel.get("dense"):
@@ -100,8 +104,8 @@ class Coder:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
-        trained = s.data_dir / "models" / "ranker.json"
-        ranker = Ranker.load(ranker_path or (trained if trained.exists() else None))
+        trained = s.data_dir / "models" / "ranker"
+        ranker = Ranker.load(ranker_path or (trained if (trained / "card.json").exists() else None))
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
     def rank(self, texts: Sequence[str]) -> list[list[CodeCandidates]]:
@@ -126,13 +130,19 @@ class Coder:
                         seen.add(code)
                         per_doc[i].append(Candidate(code, system, mention, "dense", cos, text,
                                                     {"rank": float(len(seen))}))
+        rows_of = np.array([i for i, _ in queries], dtype=np.int64)
         ranked: list[list[CodeCandidates]] = []
-        for candidates in per_doc:
+        for i, candidates in enumerate(per_doc):
+            near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
             groups = group(self.resolver.resolve(candidates))
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
-                                       prefix=self.resolver.was_prefix(g))
-                g.score = self.ranker.score(g.features)
+                                       prefix=self.resolver.was_prefix(g), neighbors=near)
+            add_family_features(groups)
+            for system in {g.system for g in groups}:
+                mine = [g for g in groups if g.system == system]
+                for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
+                    g.score = score
             groups.sort(key=lambda g: (-g.score, g.system, g.code))
             ranked.append(groups)
         return ranked
@@ -158,7 +168,7 @@ class Coder:
     def _suggestion(self, text: str, g: CodeCandidates, rank: int) -> Suggestion:
         record = self.codesets[g.system].get(g.code)
         spans: dict[tuple[int, int], Candidate] = {}
-        for c in sorted(g.candidates, key=lambda c: (c.channel == "dense", -c.similarity, c.mention.start)):
+        for c in g.evidence():
             spans.setdefault((c.mention.start, c.mention.end), c)
         evidence = [Evidence(start=s, end=e, text=text[s:e], section=c.mention.section,
                              assertion=c.mention.assertion)

@@ -86,7 +86,9 @@ class Resolver:
                 continue
             if target != c.code:
                 flag = "prefix" if c.system == "ICD-10-PCS" else "header"
-                c = dataclasses.replace(c, code=target, features={**c.features, flag: 1.0})
+                # The prior of what was proposed: coders wrote "BW20" 51 times in CodiEsp train.
+                prior = self.usage.prior(c.system, c.code)
+                c = dataclasses.replace(c, code=target, features={**c.features, flag: 1.0, "prior": prior})
             out.append(c)
         return out
 

@@ -162,7 +162,7 @@ def eval_codiesp(
 
 @app.command()
 def tune(folds: Annotated[int, typer.Option("--folds", min=2)] = 5) -> None:
-    """Fit the ranker's weights on CodiEsp train, out of fold; writes data/models/ranker.json."""
+    """Fit the ranker on CodiEsp train, out of fold; writes data/models/ranker/ (loaded by default)."""
     from training.tune import tune_ranker
 
     try:

@@ -10,17 +10,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from codesets import index as code_index
 from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
 from codesets.registry import load_codeset
-from codesets.usage import Usage, mine, read_codiesp
+from codesets.types import CodeSet
+from codesets.words import CodeWords
+from codesets.usage import CodedNote, Usage, mine, read_codiesp
 from medcode.settings import Settings
 from medcode.types import System
 
 
-def usage_from_corpus(settings: Settings) -> Usage | None:
-    """Code frequencies and phrase rules mined from the coded corpus's train split, if present."""
+def coded_corpus(settings: Settings) -> list[CodedNote]:
+    """The coded notes usage is learnt from: CodiEsp train, if present."""
     train = settings.corpus_dir / "train"
-    if not train.exists():
+    return read_codiesp(train, split="train") if train.exists() else []
+
+
+def usage_from_corpus(settings: Settings, codesets: dict[System, CodeSet],
+                      corpus: list[CodedNote] | None = None) -> Usage | None:
+    """Code frequencies and phrase rules mined from the coded corpus, if there is one."""
+    notes = coded_corpus(settings) if corpus is None else corpus
+    if not notes:
         return None
-    return mine(read_codiesp(train, split="train"), source=f"CodiEsp train ({train})")
+    return mine(notes, related=CodeWords(codesets), source=f"CodiEsp train ({settings.corpus_dir / 'train'})")
 
 
 def encoder_for(settings: Settings) -> Encoder:
@@ -37,7 +46,9 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
     codesets = {s: load_codeset(s) for s in systems}
     for system, path in settings.code_files.items():
         codesets[system] = load_codeset(system, path)
-    return code_index.Inputs(codesets, encoder_for(settings), usage_from_corpus(settings))
+    corpus = coded_corpus(settings)
+    return code_index.Inputs(codesets, encoder_for(settings), usage_from_corpus(settings, codesets, corpus),
+                             tuple(corpus))
 
 
 def build_index(settings: Settings, *, force: bool = False, console: Console | None = None) -> tuple[Path, bool]:

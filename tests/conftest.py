@@ -50,16 +50,18 @@ def settings(data_dir: Path) -> Settings:
 def small_index(settings: Settings) -> Path:
     """A real index over a slice of the code sets, built once per session under the data dir."""
     from codesets import index
-    from serving.indexing import encoder_for, usage_from_corpus
+    from serving.indexing import coded_corpus, encoder_for, usage_from_corpus
 
-    usage = usage_from_corpus(settings)
+    corpus = coded_corpus(settings)
+    usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ("ICD-10-CM", "ICD-10-PCS")}, corpus)
     assert usage is not None, "CodiEsp train must be under corpora/codiesp"
     used = {c for _, c in usage.counts}
     codesets = {
         "ICD-10-CM": _subset(registry.load_codeset("ICD-10-CM"), SMALL_CM, used),
         "ICD-10-PCS": _subset(registry.load_codeset("ICD-10-PCS"), SMALL_PCS, used),
     }
-    return index.build(settings.data_dir / "index", index.Inputs(codesets, encoder_for(settings), usage))
+    inputs = index.Inputs(codesets, encoder_for(settings), usage, tuple(corpus))
+    return index.build(settings.data_dir / "index", inputs)
 
 
 @pytest.fixture(scope="session")

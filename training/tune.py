@@ -1,16 +1,17 @@
 """Fit the ranker's weights on CodiEsp train, out of fold.
 
 Usage rules mined from a note's own codes would make every feature look perfect, so train is cut
-into folds: each fold is ranked with usage mined from the other folds, and one logistic regression
-is fitted on all the out-of-fold candidates (label: a coder assigned the code). Dev stays unseen.
+into folds: each fold is ranked with usage and similar notes from the other folds only, and one
+gradient-boosted tree model per system is fitted on all the out-of-fold candidates (label: a coder
+assigned the code). Dev stays unseen.
 """
 
 from __future__ import annotations
 
-import json
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.console import Console
 from codesets.index import code_terms
 from codesets.lexicon import Lexicon
 from codesets.usage import CodedNote, mine, read_codiesp
+from codesets.words import CodeWords
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from nlp.ranking import FEATURES, CodeCandidates, Ranker
@@ -36,52 +38,55 @@ def label(g: CodeCandidates, note: CodedNote) -> float:
 
 
 def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int,
-                     console: Console) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows and labels of every candidate of every note, each fold ranked without its own codes."""
+                     console: Console) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per system, feature rows and labels of every candidate of every note, each fold ranked
+    with usage and similar notes taken from the other folds only."""
     base_terms = [t for cs in coder.codesets.values() for t in code_terms(cs)]
+    related = CodeWords(coder.codesets)
     finder = coder.nlp.get_pipe("medcode_mentions")
-    full = (finder.lexicon, coder.index.usage, coder.resolver)
-    xs: list[list[float]] = []
-    ys: list[float] = []
+    full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors)
+    if len(full[3]) != len(notes):
+        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
+    xs: dict[str, list[list[float]]] = defaultdict(list)
+    ys: dict[str, list[float]] = defaultdict(list)
     try:
         for k in range(folds):
             held = [n for i, n in enumerate(notes) if i % folds == k]
-            usage = mine([n for i, n in enumerate(notes) if i % folds != k], source=f"fold {k}")
+            rest = [i for i in range(len(notes)) if i % folds != k]
+            usage = mine([notes[i] for i in rest], related=related, source=f"fold {k}")
             finder.lexicon = Lexicon([*base_terms, *usage.rules])
             coder.index.usage = usage
+            coder.index.neighbors = full[3].subset(rest)
             coder.resolver = Resolver(coder.codesets, usage)
             for i in range(0, len(held), 32):
                 batch = held[i : i + 32]
                 for note, groups in zip(batch, coder.rank([n.text for n in batch]), strict=True):
                     for g in groups:
-                        xs.append([g.features[f] for f in FEATURES])
-                        ys.append(label(g, note))
-            console.print(f"fold {k + 1}/{folds}: {len(ys)} candidates so far")
+                        xs[g.system].append([g.features[f] for f in FEATURES])
+                        ys[g.system].append(label(g, note))
+            console.print(f"fold {k + 1}/{folds}: {sum(map(len, ys.values()))} candidates so far")
     finally:
-        finder.lexicon, coder.index.usage, coder.resolver = full
-    return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors = full
+    return {s: (np.asarray(xs[s], dtype=np.float64), np.asarray(ys[s], dtype=np.float64)) for s in xs}
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int = 200) -> tuple[np.ndarray, float]:
-    """Weights and bias of an L2-regularised logistic regression (Newton's method)."""
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    w = np.zeros(d + 1)
-    reg = np.full(d + 1, l2 * n)
-    reg[-1] = 0.0
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
-        grad = xb.T @ (p - y) + reg * w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
+#: LightGBM settings: small trees, fixed seed and threads, so a refit gives the same model.
+BOOSTER_PARAMS = {"objective": "binary", "n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31,
+                  "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0, "random_state": 0,
+                  "deterministic": True, "force_row_wise": True, "n_jobs": 2, "verbose": -1}
+
+
+def fit_booster(x: np.ndarray, y: np.ndarray) -> Any:
+    """A LightGBM binary classifier of 'a coder assigns this code', returned as its Booster."""
+    import lightgbm as lgb
+
+    model = lgb.LGBMClassifier(**BOOSTER_PARAMS)
+    model.fit(x, y)
+    return model.booster_
 
 
 def tune_ranker(settings: Settings, *, folds: int = 5, console: Console | None = None) -> Path:
-    """Fit and save the ranker to `data_dir/models/ranker.json`; returns its path."""
+    """Fit and save the ranker to `data_dir/models/ranker/`; returns the folder."""
     from nlp.coder import Coder
 
     console = console or Console(stderr=True)
@@ -90,14 +95,15 @@ def tune_ranker(settings: Settings, *, folds: int = 5, console: Console | None =
         raise MedcodeError(ErrorCode.CORPUS_MISSING, path=train)
     notes = read_codiesp(train, split="train")
     coder = Coder.load(settings)
-    x, y = out_of_fold_rows(coder, notes, folds=folds, console=console)
-    w, b = fit_logistic(x, y)
-    ranker = Ranker(dict(zip(FEATURES, (round(float(v), 4) for v in w), strict=True)), round(b, 4))
-    out = settings.data_dir / "models" / "ranker.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ranker.save(out, card={
-        "trained": datetime.now(UTC).isoformat(timespec="seconds"), "data": f"CodiEsp train, {folds}-fold",
-        "candidates": int(len(y)), "positives": int(y.sum()), "index": coder.index.manifest.get("codesets"),
-    })
-    console.print(json.dumps({"bias": ranker.bias, **ranker.weights}))
+    rows = out_of_fold_rows(coder, notes, folds=folds, console=console)
+    boosters = {system: fit_booster(x, y) for system, (x, y) in sorted(rows.items())
+                if system in ("ICD-10-CM", "ICD-10-PCS") and y.sum() > 0}
+    shipped = Ranker.load()
+    ranker = Ranker(boosters, fallback=shipped.fallback, fallback_bias=shipped.fallback_bias)
+    out = settings.data_dir / "models" / "ranker"
+    ranker.save(out, trained=datetime.now(UTC).isoformat(timespec="seconds"),
+                data=f"CodiEsp train, {len(notes)} notes, {folds}-fold out-of-fold candidates",
+                candidates={s: int(len(y)) for s, (_, y) in rows.items()},
+                positives={s: int(y.sum()) for s, (_, y) in rows.items()},
+                params=BOOSTER_PARAMS, index=coder.index.manifest.get("codesets"))
     return out
