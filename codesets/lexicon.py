@@ -167,16 +167,17 @@ class Lexicon:
             ids = np.concatenate([self._post_arrays[w] for w in keys])
             weights = np.concatenate([np.full(len(self._post_arrays[w]), self.idf[w]) for w in keys])
             strong = np.concatenate([self._post_arrays[w] for w in keys if self.idf[w] >= min_idf])
-            got = np.bincount(ids, weights=weights, minlength=len(self.terms))
-            cov = got / self._total
-            mask = np.zeros(len(self.terms), dtype=bool)
-            mask[strong] = True
-            cand = np.nonzero(mask & (cov >= threshold))[0]
-            order = cand[np.lexsort((cand, -cov[cand]))][:limit]
+            # Only the terms these words touch: a few thousand, not the whole lexicon.
+            touched, inverse = np.unique(ids, return_inverse=True)
+            cov = np.bincount(inverse, weights=weights) / self._total[touched]
+            keep = (cov >= threshold) & np.isin(touched, strong)
+            cand, cand_cov = touched[keep], cov[keep]
+            order = cand[np.lexsort((cand, -cand_cov))][:limit]
+            cov_of = dict(zip(cand.tolist(), cand_cov.tolist(), strict=True))
             for j in order.tolist():
                 spans = [where[t] for t in self._content[j] if t in where]
                 hits.append(Hit(self.terms[j], min(s for s, _ in spans), max(e for _, e in spans), "coverage",
-                                float(cov[j])))
+                                cov_of[j]))
         return hits
 
 

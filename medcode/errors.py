@@ -16,6 +16,7 @@ class ErrorCode(str, Enum):
     BAD_CODE_FILE = "E012"
     INDEX_MISSING = "E020"
     INDEX_STALE = "E021"
+    RANKER_STALE = "E022"
     CORPUS_MISSING = "E030"
     BAD_INPUT = "E040"
 
@@ -29,6 +30,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BAD_CODE_FILE: "Code file {path}: {detail}",
     ErrorCode.INDEX_MISSING: "No index under {path}; run `medcode index build`.",
     ErrorCode.INDEX_STALE: "The index under {path} was built from other inputs; run `medcode index build`.",
+    ErrorCode.RANKER_STALE: "The ranker under {path} was fitted on other features; run `medcode tune`.",
     ErrorCode.CORPUS_MISSING: "No CodiEsp corpus under {path}.",
     ErrorCode.BAD_INPUT: "{detail}",
 }

@@ -30,6 +30,9 @@ class RankingSettings(BaseModel):
     top: int = 50
     negated: Literal["drop", "flag"] = "drop"
     dense_k: int = 8
+    #: Each further code of one family (PCS 4-character prefix, CM category) has its score
+    #: multiplied by this once more: the second by d, the third by d², …
+    sibling_discount: dict[str, float] = {"ICD-10-PCS": 0.3, "ICD-10-CM": 1.0}
     min_score: float = 0.02
 
 

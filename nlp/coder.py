@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Span
 
 from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
 from codesets.index import CodeIndex
@@ -20,7 +20,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
 from medcode.types import Candidate, Evidence, Mention, Suggestion, System
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
-from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, add_family_features, featurize, group
+from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, add_family_features, family, featurize, group
 from nlp.resolve import Resolver
 
 MAX_EVIDENCE = 5
@@ -37,11 +37,12 @@ def check_note(text: object, *, limit: int) -> str:
     return text
 
 
-def _mention(doc: Doc, span: Span, start: int, end: int) -> Mention:
-    section = doc[span.start]._.section if Token.has_extension("section") else None
+def _mention(text: str, span: Span, start: int, end: int) -> Mention:
+    """A mention at text[start:end] (`text` is the doc's text: `Doc.text` rebuilds it on every call)."""
+    section = span._.section if Span.has_extension("section") else None
     assertion = getattr(span._, "assertion", None) or "present"
-    return Mention(start, end, doc.text[start:end], "procedure" if span.label_ == "procedure" else "finding",
-                   section, assertion, span.text.lower())
+    return Mention(start, end, text[start:end], "procedure" if span.label_ == "procedure" else "finding",
+                   section, assertion, text[span.start_char : span.end_char].lower())
 
 
 def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
@@ -114,12 +115,12 @@ class Coder:
         docs = list(self.nlp.pipe(notes))
         per_doc: list[list[Candidate]] = [[] for _ in docs]
         queries: list[tuple[int, Mention]] = []
-        for i, doc in enumerate(docs):
+        for i, (text, doc) in enumerate(zip(notes, docs, strict=True)):
             for span in doc.spans[SPAN_GROUP]:
                 for hit in span._.hits or ():
-                    per_doc[i].append(_hit_candidate(hit, _mention(doc, span, hit.start, hit.end)))
+                    per_doc[i].append(_hit_candidate(hit, _mention(text, span, hit.start, hit.end)))
             for span in doc.spans[CLAUSE_GROUP]:
-                queries.append((i, _mention(doc, span, span.start_char, span.end_char)))
+                queries.append((i, _mention(text, span, span.start_char, span.end_char)))
         vectors = self.encoder.encode([m.text for _, m in queries])
         k = self.settings.ranking.dense_k
         for system in self.index.systems:
@@ -143,9 +144,21 @@ class Coder:
                 mine = [g for g in groups if g.system == system]
                 for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
                     g.score = score
-            groups.sort(key=lambda g: (-g.score, g.system, g.code))
-            ranked.append(groups)
+            ranked.append(self._diversify(groups))
         return ranked
+
+    def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
+        """Best first, each further code of a family (PCS 4-character prefix, CM category)
+        discounted, so one procedure does not fill the top ranks with its approach variants."""
+        groups.sort(key=lambda g: (-g.score, g.system, g.code))
+        seen: dict[tuple[str, str], int] = {}
+        discount = self.settings.ranking.sibling_discount
+        for g in groups:
+            key = (g.system, family(g.system, g.code))
+            g.score *= discount.get(g.system, 1.0) ** seen.get(key, 0)
+            seen[key] = seen.get(key, 0) + 1
+        groups.sort(key=lambda g: (-g.score, g.system, g.code))
+        return groups
 
     def suggest_many(self, texts: Sequence[str], *, top: int | None = None, systems: Sequence[str] | None = None,
                      negated: str | None = None) -> list[list[Suggestion]]:

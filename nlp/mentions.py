@@ -57,7 +57,7 @@ class MentionFinder:
         return found
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = doc.text  # built once: Doc.text joins every token anew on each access
         by_span: dict[tuple[int, int], list[Hit]] = defaultdict(list)
         clause_spans: list[Span] = []
         for sent in doc.sents:

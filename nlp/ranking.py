@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from codesets.usage import Usage
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Assertion, Candidate, System
 
 FEATURES: tuple[str, ...] = (
@@ -173,13 +174,18 @@ class Ranker:
         """The ranker saved in folder `path`, else the one shipped with medcode."""
         import lightgbm as lgb
 
-        folder = path or Path(str(resources.files("nlp").joinpath("resources", "ranker")))
+        folder = path or cls.shipped()
         card = json.loads((folder / "card.json").read_text())
         if tuple(card["features"]) != FEATURES:
-            raise ValueError(f"{folder}: fitted on other features; run `medcode tune`")
+            raise MedcodeError(ErrorCode.RANKER_STALE, path=folder)
         boosters = {system: lgb.Booster(model_file=str(folder / name)) for system, name in card["models"].items()}
         return cls(boosters, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"], card=card,
                    source=str(folder))
+
+    @staticmethod
+    def shipped() -> Path:
+        """The folder of the ranker that comes with medcode."""
+        return Path(str(resources.files("nlp").joinpath("resources", "ranker")))
 
     def save(self, folder: Path, **card: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)

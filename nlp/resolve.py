@@ -15,9 +15,9 @@ from codesets.usage import Usage
 from medcode.types import Candidate, System
 from nlp.ranking import CodeCandidates
 
-#: How the default child of a header reads, best first: "Anemia, unspecified" beats
-#: "... without complications" beats "... with unspecified complications" beats "Other ...".
-_DEFAULT_CHILD_MARKS = (", unspecified", "without complication", "unspecified", "not elsewhere", "other")
+#: How the default child of a header reads, best first: "... without complications" beats
+#: "Anemia, unspecified" beats "... with unspecified complications" beats "Other ...".
+_DEFAULT_CHILD_MARKS = ("without complication", ", unspecified", "unspecified", "not elsewhere", "other")
 
 
 class Resolver:

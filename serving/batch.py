@@ -84,13 +84,15 @@ def _jsonl_items(source: Path) -> Iterator[Item]:
 
 
 def _done_ids(out: Path) -> set[str]:
+    """Ids already coded or already reported as bad, in `out` and its errors file."""
     ids: set[str] = set()
-    if out.exists():
-        for line in out.read_text(encoding="utf-8").splitlines():
-            try:
-                ids.add(str(json.loads(line)["id"]))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut short by a crash: that note is coded again
+    for path in (out, errors_path(out)):
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    ids.add(str(json.loads(line)["id"]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut short by a crash: that note is coded again
     return ids
 
 

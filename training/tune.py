@@ -94,7 +94,7 @@ def tune_ranker(settings: Settings, *, folds: int = 5, console: Console | None =
     if not train.exists():
         raise MedcodeError(ErrorCode.CORPUS_MISSING, path=train)
     notes = read_codiesp(train, split="train")
-    coder = Coder.load(settings)
+    coder = Coder.load(settings, ranker_path=Ranker.shipped())  # features only: any ranker will do
     rows = out_of_fold_rows(coder, notes, folds=folds, console=console)
     boosters = {system: fit_booster(x, y) for system, (x, y) in sorted(rows.items())
                 if system in ("ICD-10-CM", "ICD-10-PCS") and y.sum() > 0}

@@ -1,10 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
 from codesets.usage import Usage
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Candidate, Mention
-from nlp.ranking import FEATURES, Ranker, featurize, group
+from nlp.ranking import FEATURES, Ranker, add_family_features, family, featurize, group
 
 
 def _c(code, channel, sim, assertion="present", start=0):
@@ -20,7 +22,8 @@ def test_features_describe_channels_and_assertions():
     usage = Usage(n_notes={"ICD-10-CM": 9}, counts={("ICD-10-CM", "R509"): 4})
     g = group([_c("R509", "exact", 1.0, "negated"), _c("R509", "usage", 0.9, "negated", start=10)])[0]
     f = featurize(g, usage=usage, billable=True, prefix=False)
-    assert set(f) == set(FEATURES)
+    family_features = {"family_exact", "family_fuzzy", "family_usage", "family_dense", "family_size"}
+    assert set(f) == set(FEATURES) - family_features
     assert f["exact"] == 1.0 and f["usage"] == 0.9 and f["negated_only"] == 1.0 and f["family_only"] == 0.0
     assert f["channels"] == 2.0
     assert g.assertion == "negated"
@@ -31,18 +34,61 @@ def test_present_evidence_outranks_negated_in_the_assertion():
     assert g.assertion == "present"
 
 
-def test_ranker_scores_monotonically_and_round_trips(tmp_path):
-    r = Ranker({"exact": 2.0, "usage": 1.0}, -1.0)
-    assert r.score({"exact": 1.0}) > r.score({"exact": 0.0}) > 0.0
-    r.save(tmp_path / "r.json", card={"data": "test"})
-    again = Ranker.load(tmp_path / "r.json")
-    assert again.weights == r.weights and json.loads((tmp_path / "r.json").read_text())["card"] == {"data": "test"}
+def test_fallback_scores_monotonically():
+    r = Ranker({}, fallback={"exact": 2.0, "usage": 1.0}, fallback_bias=-1.0)
+    high, low = r.score("CPT", [{"exact": 1.0}, {"exact": 0.0}])
+    assert 1.0 > high > low > 0.0
+
+
+def test_boosted_ranker_round_trips_through_its_folder(tmp_path):
+    from training.tune import fit_booster
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FEATURES)))
+    y = (x[:, FEATURES.index("exact")] > 0.5).astype(float)
+    r = Ranker({"ICD-10-CM": fit_booster(x, y)}, fallback={}, fallback_bias=0.0)
+    rows = [dict(zip(FEATURES, row)) for row in x[:20]]
+    r.save(tmp_path / "ranker", data="test")
+    again = Ranker.load(tmp_path / "ranker")
+    assert again.score("ICD-10-CM", rows) == pytest.approx(r.score("ICD-10-CM", rows))
+    scores = again.score("ICD-10-CM", rows)
+    assert all(0.0 <= v <= 1.0 for v in scores)
+    exact = [row["exact"] > 0.5 for row in rows]
+    assert min(v for v, e in zip(scores, exact) if e) > max(v for v, e in zip(scores, exact) if not e)
+    assert json.loads((tmp_path / "ranker" / "card.json").read_text())["data"] == "test"
 
 
 def test_ranker_refuses_unknown_features():
     with pytest.raises(ValueError):
-        Ranker({"nonsense": 1.0}, 0.0)
+        Ranker({}, fallback={"nonsense": 1.0}, fallback_bias=0.0)
 
 
-def test_shipped_ranker_loads():
-    assert Ranker.load().weights.keys() == set(FEATURES)
+def test_a_ranker_fitted_on_other_features_is_a_clear_error(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps({"features": ["exact"], "models": {},
+                                                  "fallback": {"weights": {}, "bias": 0.0}}))
+    with pytest.raises(MedcodeError) as err:
+        Ranker.load(folder)
+    assert err.value.code == ErrorCode.RANKER_STALE
+
+
+def test_shipped_ranker_loads_and_scores_every_system():
+    r = Ranker.load()
+    for system in ("ICD-10-CM", "ICD-10-PCS", "CPT"):
+        assert 0.0 <= r.score(system, [{"exact": 1.0, "usage": 0.9}])[0] <= 1.0
+
+
+def test_family_features_share_evidence_within_a_category_or_pcs_prefix():
+    usage = Usage()
+    e119 = group([_c("E119", "exact", 1.0)])[0]
+    e1165 = group([_c("E1165", "dense", 0.8)])[0]
+    i10 = group([_c("I10", "dense", 0.9)])[0]
+    groups = [e119, e1165, i10]
+    for g in groups:
+        g.features = featurize(g, usage=usage, billable=True, prefix=False)
+    add_family_features(groups)
+    assert e1165.features["family_exact"] == 1.0 and e1165.features["exact"] == 0.0
+    assert i10.features["family_exact"] == 0.0
+    assert e119.features["family_size"] > i10.features["family_size"]
+    assert family("ICD-10-PCS", "BW20ZZZ") == "BW20" and family("ICD-10-CM", "E1165") == "E11"

@@ -89,7 +89,15 @@ def test_batch_over_jsonl_reports_broken_lines_and_resumes(loaded, tmp_path):
     again = runner.invoke(cli.app, ["batch", str(src), "--out", str(out), "--resume"])
     assert again.exit_code == 0
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["n1", "7"]
-    assert "2 skipped" in again.stderr
+    assert len((tmp_path / "out.errors.jsonl").read_text().splitlines()) == 3
+    assert "5 skipped" in again.stderr
+
+
+def test_batch_of_only_bad_notes_exits_non_zero(loaded, tmp_path):
+    src = tmp_path / "notes.jsonl"
+    src.write_text("{broken\n", encoding="utf-8")
+    result = runner.invoke(cli.app, ["batch", str(src), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 1 and "0 notes coded, 1 failed" in result.stderr
 
 
 def test_batch_missing_input_fails_clearly(tmp_path):
