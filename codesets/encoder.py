@@ -38,7 +38,10 @@ class Encoder:
     def __init__(self, path: Path, *, batch_size: int = 256, max_seq_length: int = 64, threads: int = 0) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise on stderr
+        hf_logging.set_verbosity_error()
         if threads:
             torch.set_num_threads(threads)
         self.path = path

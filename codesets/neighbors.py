@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from codesets.lexicon import clauses
-from codesets.usage import CodedNote
+from codesets.usage import PCS_PREFIX, CodedNote
 from medcode.types import System
-
-PCS_PREFIX = 4  # CodiEsp coders truncated PCS codes they could not complete to 4 characters
 
 
 def note_vector(clause_vectors: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ from codesets.lexicon import STOPWORDS, Term, clauses, words
 from codesets.types import normalize_code
 from medcode.types import System
 
+PCS_PREFIX = 4  # CodiEsp coders wrote 4 characters where they could not tell all 7
+
 
 @dataclass(frozen=True, slots=True)
 class CodedNote:
@@ -80,13 +82,14 @@ def _ngrams(text: str, max_n: int) -> dict[tuple[str, ...], str]:
 
 
 def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, min_precision: float = 0.2,
-         related: Callable[[System, str], frozenset[str]] | None = None, source: str = "") -> Usage:
+         cooccurrence: tuple[int, float] = (2, 0.4), related: Callable[[System, str], frozenset[str]] | None = None,
+         source: str = "") -> Usage:
     """Count codes and keep the n-grams whose presence predicts a code (support and precision floors).
 
     related: the normalized words of a code's own texts. A phrase sharing one of them ("edemas" for
     R60.9) is a rule of kind "usage"; a phrase that merely co-occurs ("upper quadrant" with R59.9)
-    is kept only when it is stronger (support 3, precision 0.5) and is of kind "cooccurrence", so the
-    ranker and the coder can tell the two apart.
+    is kept only when it is at least as strong as `cooccurrence` (support, precision) and is of kind
+    "cooccurrence", so the ranker and the coder can tell the two apart.
     """
     df: Counter[tuple[str, ...]] = Counter()
     co: dict[tuple[str, ...], Counter[tuple[System, str]]] = defaultdict(Counter)
@@ -98,10 +101,13 @@ def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, mi
         codes = {(s, normalize_code(c)) for s, c in note.codes}
         counts.update(codes)
         n_notes.update({s for s, _ in codes})
+        # A phrase also votes for the PCS 4-character prefix: "abdominal CT" stands for BW20 whether
+        # the coder wrote BW20 or completed it to BW20ZZZ, so the two codings pool their evidence.
+        labels = codes | {(s, c[:PCS_PREFIX]) for s, c in codes if s == "ICD-10-PCS"}
         for g, form in grams.items():
             df[g] += 1
             surface.setdefault(g, form)
-            co[g].update(codes)
+            co[g].update(labels)
     rules: list[Term] = []
     for g in sorted(co):
         for (system, code), k in sorted(co[g].items()):
@@ -114,7 +120,7 @@ def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, mi
             own = related(system, code) if related else frozenset(g)
             if own.intersection(w for w in g if w not in STOPWORDS):
                 rules.append(Term(code, system, surface[g], "usage", round(precision, 4)))
-            elif k >= max(min_support, 3) and precision >= max(min_precision, 0.5):
+            elif k >= max(min_support, cooccurrence[0]) and precision >= max(min_precision, cooccurrence[1]):
                 rules.append(Term(code, system, surface[g], "cooccurrence", round(precision, 4)))
     return Usage(n_notes=dict(n_notes), counts=dict(counts), rules=rules, source=source)
 

@@ -4,6 +4,7 @@ The note's text is never cleaned: every span's offsets index the original string
 (`note[span.start_char:span.end_char] == span.text`), CRLF, tabs and all.
 """
 
+import warnings
 from typing import Any
 
 import spacy
@@ -33,7 +34,10 @@ def build_pipeline(*, mentions_config: dict[str, Any] | None = None, include_men
         True also has `medcode_context` assert its "clauses" group besides "mentions".
     """
     pipeline = spacy.blank("en")
-    pipeline.tokenizer = combined_rule_tokenizer(pipeline)
+    with warnings.catch_warnings():
+        # scispaCy's infix pattern trips a FutureWarning of `re` ("Possible set union"); harmless.
+        warnings.filterwarnings("ignore", category=FutureWarning, message="Possible set union")
+        pipeline.tokenizer = combined_rule_tokenizer(pipeline)
     context_config: dict[str, Any] = {}
     for name in PIPELINE:
         if name == "medcode_mentions":

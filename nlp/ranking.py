@@ -32,6 +32,7 @@ _FAMILY_OF = {"family_exact": "exact", "family_fuzzy": "fuzzy", "family_usage": 
 NOT_PATIENT: frozenset[Assertion] = frozenset({"negated", "family"})
 
 
+FEATURE_DECIMALS = 4
 #: Evidence weaker than this share of a code's strongest is not shown, nor does it set the assertion.
 EVIDENCE_FLOOR = 0.5
 
@@ -106,7 +107,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         if c.channel == "dense":
             dense_rank = max(dense_rank, 1.0 / c.features.get("rank", 1.0))
     assertions = {c.mention.assertion for c in group_.evidence()}
-    return {
+    features = {
         "exact": best["exact"],
         "exact_description": best["exact_description"],
         "fuzzy": best["fuzzy"],
@@ -127,6 +128,9 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "neighbors": max(near.get((group_.system, group_.code), 0.0),
                          near.get((group_.system, group_.code[:4]), 0.0) if group_.system == "ICD-10-PCS" else 0.0),
     }
+    # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
+    # flip on them (suggest_many(notes) has to agree with suggest(note) for each note).
+    return {name: round(value, FEATURE_DECIMALS) for name, value in features.items()}
 
 
 def family(system: str, code: str) -> str:

@@ -26,6 +26,14 @@ def test_mine_keeps_predictive_phrases_with_their_precision():
     assert usage.n_notes == {"ICD-10-CM": 3, "ICD-10-PCS": 3}
 
 
+def test_pcs_phrases_also_vote_for_the_4_character_prefix():
+    notes = [CodedNote(str(i), "An abdominal CT was done.", frozenset({("ICD-10-PCS", code)}))
+             for i, code in enumerate(["BW20", "BW20ZZZ", "BW201ZZ"])]
+    rules = {(t.text.lower(), t.code) for t in mine(notes, min_support=2).rules}
+    assert ("abdominal ct", "BW20") in rules  # 3 codings under BW20, though each full code appears once
+    assert ("abdominal ct", "BW20ZZZ") not in rules
+
+
 def test_prior_is_smoothed_and_keyed_without_dots():
     usage = mine(_notes())
     assert usage.prior("ICD-10-CM", "R50.9") > usage.prior("ICD-10-CM", "I10") > 0

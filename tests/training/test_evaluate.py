@@ -38,3 +38,15 @@ def test_score_averages_over_documents_with_gold_of_that_system():
     cm = score(notes, rankings, "ICD-10-CM")
     assert (cm.map, cm.documents) == (0.5, 2)
     assert score(notes, rankings, "ICD-10-PCS").map == 0.5  # the prefix "bw20" enters at rank 2
+
+
+def test_prefix_comes_first_where_coders_mostly_wrote_it_alone():
+    from codesets.usage import Usage
+    from training.evaluate import truncation_rates
+
+    usage = Usage(counts={("ICD-10-PCS", "BW20"): 3, ("ICD-10-PCS", "BW20ZZZ"): 1, ("ICD-10-PCS", "BW03ZZZ"): 5,
+                          ("ICD-10-CM", "I10"): 9})
+    rates = truncation_rates(usage)
+    assert rates == {"BW20": 0.75, "BW03": 0.0}
+    groups = [_group("ICD-10-PCS", "BW20ZZZ"), _group("ICD-10-PCS", "BW03ZZZ")]
+    assert ranked_codes(groups, "ICD-10-PCS", rates) == ["bw20", "bw20zzz", "bw03zzz", "bw03"]
