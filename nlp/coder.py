@@ -10,7 +10,7 @@ import numpy as np
 from spacy.language import Language
 from spacy.tokens import Span
 
-from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
+from codesets.encoder import Encoder
 from codesets.index import CodeIndex
 from codesets.lexicon import Hit
 from codesets.neighbors import note_vector
@@ -98,9 +98,8 @@ class Coder:
         index = CodeIndex.load(index_path or s.data_dir / "index")
         codesets = {system: load_codeset(system) for system in index.systems
                     if system in ("ICD-10-CM", "ICD-10-PCS")}
-        encoder_path = Path(s.index.encoder) if s.index.encoder else (
-            newest_trained_encoder(s.data_dir) or base_encoder_path())
-        encoder = Encoder(encoder_path, batch_size=64, max_seq_length=s.index.max_seq_length, threads=s.threads)
+        # Notes embed in smaller batches than code texts: their clauses vary more in length.
+        encoder = Encoder.from_settings(s, batch_size=64)
         if encoder.fingerprint() != index.manifest["encoder"]["fingerprint"]:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()

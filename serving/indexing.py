@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codesets import index as code_index
-from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
+from codesets.encoder import Encoder
 from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from codesets.words import CodeWords
@@ -32,14 +32,6 @@ def usage_from_corpus(settings: Settings, codesets: dict[System, CodeSet],
     return mine(notes, related=CodeWords(codesets), source=f"CodiEsp train ({settings.corpus_dir / 'train'})")
 
 
-def encoder_for(settings: Settings) -> Encoder:
-    """The configured encoder, else the newest trained one, else all-MiniLM-L6-v2."""
-    path = Path(settings.index.encoder) if settings.index.encoder else (
-        newest_trained_encoder(settings.data_dir) or base_encoder_path())
-    return Encoder(path, batch_size=settings.index.batch_size, max_seq_length=settings.index.max_seq_length,
-                   threads=settings.threads)
-
-
 def gather_inputs(settings: Settings) -> code_index.Inputs:
     """Everything an index is built from, loaded."""
     systems: list[System] = ["ICD-10-CM", "ICD-10-PCS"]
@@ -47,7 +39,7 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
     for system, path in settings.code_files.items():
         codesets[system] = load_codeset(system, path)
     corpus = coded_corpus(settings)
-    return code_index.Inputs(codesets, encoder_for(settings), usage_from_corpus(settings, codesets, corpus),
+    return code_index.Inputs(codesets, Encoder.from_settings(settings), usage_from_corpus(settings, codesets, corpus),
                              tuple(corpus))
 
 

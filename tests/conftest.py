@@ -50,7 +50,8 @@ def settings(data_dir: Path) -> Settings:
 def small_index(settings: Settings) -> Path:
     """A real index over a slice of the code sets, built once per session under the data dir."""
     from codesets import index
-    from serving.indexing import coded_corpus, encoder_for, usage_from_corpus
+    from codesets.encoder import Encoder
+    from serving.indexing import coded_corpus, usage_from_corpus
 
     corpus = coded_corpus(settings)
     usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ("ICD-10-CM", "ICD-10-PCS")}, corpus)
@@ -60,7 +61,7 @@ def small_index(settings: Settings) -> Path:
         "ICD-10-CM": _subset(registry.load_codeset("ICD-10-CM"), SMALL_CM, used),
         "ICD-10-PCS": _subset(registry.load_codeset("ICD-10-PCS"), SMALL_PCS, used),
     }
-    inputs = index.Inputs(codesets, encoder_for(settings), usage, tuple(corpus))
+    inputs = index.Inputs(codesets, Encoder.from_settings(settings), usage, tuple(corpus))
     return index.build(settings.data_dir / "index", inputs)
 
 
