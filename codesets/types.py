@@ -64,6 +64,7 @@ class CodeSet:
         self.source = source
         self._codes: dict[str, Code] = {c.key: c for c in codes}
         self._children: dict[str, list[str]] | None = None
+        self._by_prefix: dict[str, list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -93,6 +94,17 @@ class CodeSet:
                     index.setdefault(normalize_code(c.parent), []).append(c.key)
             self._children = index
         return [self._codes[k] for k in self._children.get(normalize_code(code), [])]
+
+    def with_prefix(self, prefix: str) -> list[Code]:
+        """Codes that start with `prefix` and are longer than it (a PCS table or a CM category's
+        descendants), in code order; the index behind it is built on first use."""
+        if self._by_prefix is None:
+            index: dict[str, list[str]] = {}
+            for key in sorted(self._codes):
+                for n in range(1, len(key)):
+                    index.setdefault(key[:n], []).append(key)
+            self._by_prefix = index
+        return [self._codes[k] for k in self._by_prefix.get(normalize_code(prefix), [])]
 
     @property
     def tag(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,8 +139,3 @@ def read_codiesp(split_dir: Path, *, split: str) -> list[CodedNote]:
     for f in sorted((split_dir / "text_files_en").glob("*.txt")):
         notes.append(CodedNote(f.stem, f.read_text(encoding="utf-8"), frozenset(codes.get(f.stem, set()))))
     return notes
-
-
-def gold(notes: Iterable[CodedNote]) -> Mapping[str, frozenset[tuple[System, str]]]:
-    """The codes of each note by id."""
-    return {n.id: n.codes for n in notes}

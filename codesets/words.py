@@ -16,7 +16,6 @@ class CodeWords:
     def __init__(self, codesets: dict[System, CodeSet]) -> None:
         self.codesets = codesets
         self._cache: dict[tuple[System, str], frozenset[str]] = {}
-        self._by_prefix: dict[str, list[str]] | None = None
 
     def _texts(self, system: System, key: str) -> list[str]:
         codeset = self.codesets.get(system)
@@ -27,15 +26,7 @@ class CodeWords:
             return [record.description, *record.synonyms]
         if system != "ICD-10-PCS" or len(key) >= 7:
             return []
-        if self._by_prefix is None:
-            index: dict[str, list[str]] = {}
-            for c in codeset:
-                for n in range(1, 7):
-                    bucket = index.setdefault(c.key[:n], [])
-                    if len(bucket) < _PREFIX_SAMPLE:
-                        bucket.append(c.key)
-            self._by_prefix = index
-        return [t for k in self._by_prefix.get(key, []) for t in (codeset[k].description, *codeset[k].synonyms)]
+        return [t for c in codeset.with_prefix(key)[:_PREFIX_SAMPLE] for t in (c.description, *c.synonyms)]
 
     def __call__(self, system: System, code: str) -> frozenset[str]:
         key = (system, normalize_code(code))

@@ -26,6 +26,14 @@ from nlp.resolve import Resolver
 MAX_EVIDENCE = 5
 
 
+def decode_note(raw: bytes) -> str:
+    """Note bytes as text: UTF-8, with or without a byte-order mark, else E003."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MedcodeError(ErrorCode.NOTE_NOT_TEXT) from None
+
+
 def check_note(text: object, *, limit: int) -> str:
     """The note as given, or a MedcodeError saying why it can't be coded."""
     if not isinstance(text, str):

@@ -27,7 +27,6 @@ class Resolver:
         self.codesets = codesets
         self.usage = usage
         self._cache: dict[tuple[System, str], str | None] = {}
-        self._pcs_by_prefix: dict[str, list[str]] | None = None
 
     def _default_leaf(self, codeset: CodeSet, key: str) -> str | None:
         leaves: list[str] = []
@@ -47,13 +46,7 @@ class Resolver:
         return min(leaves, key=preference)
 
     def _pcs_full(self, codeset: CodeSet, prefix: str) -> str | None:
-        if self._pcs_by_prefix is None:
-            index: dict[str, list[str]] = {}
-            for c in codeset:
-                for n in range(3, 7):
-                    index.setdefault(c.key[:n], []).append(c.key)
-            self._pcs_by_prefix = index
-        full = self._pcs_by_prefix.get(prefix, [])
+        full = [c.key for c in codeset.with_prefix(prefix)]
         if not full:
             return None
         return min(full, key=lambda k: (-self.usage.counts.get(("ICD-10-PCS", k), 0), k))

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
-from nlp.coder import check_note
+from nlp.coder import check_note, decode_note
 
 
 @dataclass
@@ -43,10 +43,11 @@ def errors_path(out: Path) -> Path:
 
 
 def _decode(raw: bytes) -> str | MedcodeError:
+    """The text, or the error that spoils it, so one bad file does not stop the listing."""
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return MedcodeError(ErrorCode.NOTE_NOT_TEXT)
+        return decode_note(raw)
+    except MedcodeError as error:
+        return error
 
 
 def read_items(source: Path) -> tuple[int, Iterator[Item]]:

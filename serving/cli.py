@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from medcode.errors import MedcodeError
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
 
 app = typer.Typer(help="medcode: ranked ICD-10-CM / ICD-10-PCS suggestions with evidence.", no_args_is_help=True,
@@ -43,8 +43,6 @@ def _coder():
 
 def _check_negated(value: str | None) -> None:
     if value not in (None, "drop", "flag"):
-        from medcode.errors import ErrorCode
-
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="--negated must be 'drop' or 'flag'.")
 
 
@@ -56,12 +54,12 @@ def suggest(
     negated: NegatedOpt = None,
 ) -> None:
     """Print the suggestions for one note as JSON."""
-    from nlp.coder import check_note
+    from nlp.coder import check_note, decode_note
 
     try:
         _check_negated(negated)
         raw = sys.stdin.buffer.read() if file == "-" else _read_file(Path(file))
-        text = _decode(raw)
+        text = decode_note(raw)
         check_note(text, limit=get_settings().max_note_chars)
         suggestions = _coder().suggest(text, top=top, systems=system, negated=negated)
     except MedcodeError as e:
@@ -70,20 +68,9 @@ def suggest(
 
 
 def _read_file(path: Path) -> bytes:
-    from medcode.errors import ErrorCode
-
     if not path.is_file():
         raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file: {path}")
     return path.read_bytes()
-
-
-def _decode(raw: bytes) -> str:
-    from medcode.errors import ErrorCode
-
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MedcodeError(ErrorCode.NOTE_NOT_TEXT) from None
 
 
 @app.command()
@@ -127,8 +114,6 @@ def index_status() -> None:
     """Print the index manifest: releases, encoder, when built."""
     manifest = get_settings().data_dir / "index" / "manifest.json"
     if not manifest.exists():
-        from medcode.errors import ErrorCode
-
         raise fail(MedcodeError(ErrorCode.INDEX_MISSING, path=manifest.parent))
     print(manifest.read_text())
 
@@ -140,7 +125,6 @@ def eval_codiesp(
 ) -> None:
     """Print MAP for diagnoses and procedures on CodiEsp (English)."""
     from codesets.usage import read_codiesp
-    from medcode.errors import ErrorCode
     from training.evaluate import evaluate
 
     settings = get_settings()

@@ -64,3 +64,11 @@ def test_unknown_code_error(icd10cm: CodeSet) -> None:
 )
 def test_display_code(system: str, code: str, shown: str) -> None:
     assert display_code(system, code) == shown  # type: ignore[arg-type]
+
+
+def test_with_prefix_lists_the_codes_under_a_pcs_table_or_cm_category():
+    pcs = registry.load_codeset("ICD-10-PCS")
+    under = [c.code for c in pcs.with_prefix("bw20")]
+    assert under and all(c.startswith("BW20") and len(c) == 7 for c in under) and under == sorted(under)
+    assert [c.code for c in registry.load_codeset("ICD-10-CM").with_prefix("E11.6")][:2] == ["E11.61", "E11.610"]
+    assert pcs.with_prefix("QQQQ") == []
