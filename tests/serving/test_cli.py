@@ -114,3 +114,17 @@ def test_the_installed_command_codes_a_note_end_to_end(small_index, data_dir, tm
     assert proc.returncode == 0, proc.stderr[-2000:]
     codes = {s["code"] for s in json.loads(proc.stdout)["suggestions"]}
     assert "I10" in codes and not {c for c in codes if c.startswith("R07")}
+
+
+def test_suggest_without_an_index_says_how_to_build_one(tmp_path, monkeypatch):
+    from medcode.settings import get_settings
+
+    monkeypatch.setenv("MEDCODE_DATA_DIR", str(tmp_path / "empty"))
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(cli.app, ["suggest", "-"], input="Hypertension.")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error E020:") and "medcode index build" in result.stderr
