@@ -141,7 +141,8 @@ def is_stale(path: Path, inputs: Inputs) -> bool:
     files = [f"{slug}{suffix}" for slug in built.get("files", {}).values() for suffix in (".faiss", ".rows.json")]
     if not all((path / f).exists() for f in [*files, *INDEX_FILES]):
         return True
-    return {k: built.get(k) for k in inputs.stamp()} != inputs.stamp()
+    stamp = inputs.stamp()
+    return {k: built.get(k) for k in stamp} != stamp
 
 
 def _slug(system: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from codesets.usage import Usage
+from codesets.usage import PCS_PREFIX, Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Assertion, Candidate, System
 
@@ -126,7 +126,8 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "family_only": float(assertions <= {"family"}),
         "uncertain_only": float(assertions <= {"possible", "hypothetical"}),
         "neighbors": max(near.get((group_.system, group_.code), 0.0),
-                         near.get((group_.system, group_.code[:4]), 0.0) if group_.system == "ICD-10-PCS" else 0.0),
+                         near.get((group_.system, family(group_.system, group_.code)), 0.0)
+                         if group_.system == "ICD-10-PCS" else 0.0),
     }
     # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
     # flip on them (suggest_many(notes) has to agree with suggest(note) for each note).
@@ -135,7 +136,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
 
 def family(system: str, code: str) -> str:
     """The code's family: its ICD-10-CM category (3 characters) or its PCS 4-character prefix."""
-    return code[:3] if system == "ICD-10-CM" else code[:4]
+    return code[:3] if system == "ICD-10-CM" else code[:PCS_PREFIX]
 
 
 def add_family_features(groups: list[CodeCandidates]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from codesets.types import normalize_code
-from codesets.usage import CodedNote, Usage
+from codesets.usage import PCS_PREFIX, CodedNote, Usage
 from medcode.types import System
 from nlp.ranking import CodeCandidates
 
@@ -32,9 +32,9 @@ def truncation_rates(usage: Usage) -> dict[str, float]:
     total: dict[str, int] = defaultdict(int)
     for (system, code), n in usage.counts.items():
         if system == "ICD-10-PCS":
-            total[code[:4]] += n
-            if len(code) <= 4:
-                short[code[:4]] += n
+            total[code[:PCS_PREFIX]] += n
+            if len(code) <= PCS_PREFIX:
+                short[code[:PCS_PREFIX]] += n
     return {p: short[p] / total[p] for p in total}
 
 
@@ -50,7 +50,7 @@ def ranked_codes(groups: Iterable[CodeCandidates], system: System,
             continue
         forms = [codiesp_form(system, g.code)]
         if system == "ICD-10-PCS":
-            prefix = forms[0][:4]
+            prefix = forms[0][:PCS_PREFIX]
             forms = [prefix, forms[0]] if rates.get(prefix.upper(), 0.0) > 0.5 else [forms[0], prefix]
         for f in forms:
             if f not in seen:

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from codesets.index import code_terms
 from codesets.lexicon import Lexicon
-from codesets.usage import CodedNote, mine, read_codiesp
+from codesets.usage import PCS_PREFIX, CodedNote, mine, read_codiesp
 from codesets.words import CodeWords
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
@@ -34,7 +34,7 @@ def label(g: CodeCandidates, note: CodedNote) -> float:
     """1.0 when coders gave the note this code (a PCS code also counts through its 4-character prefix)."""
     gold = {codiesp_form(s, c) for s, c in note.codes if s == g.system}
     form = codiesp_form(g.system, g.code)
-    return float(form in gold or (g.system == "ICD-10-PCS" and form[:4] in gold))
+    return float(form in gold or (g.system == "ICD-10-PCS" and form[:PCS_PREFIX] in gold))
 
 
 def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int,
