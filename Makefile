@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help setup index run test bench eval clean
+.PHONY: help setup index run example test bench bench-api eval clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ setup: $(STAMP) ## create .venv and install medcode with its pinned dependencies
 index: setup ## build the code-set index under data/ (minutes, once; rebuilt when inputs change)
 	$(BIN)/medcode index build
 
-run: index ## code the bundled example note and print the suggestions as JSON
+run: index ## start the HTTP API on 127.0.0.1:8000 (index built first if needed; keys: medcode keys create)
+	$(BIN)/medcode serve
+
+example: index ## code the bundled example note and print the suggestions as JSON
 	$(BIN)/medcode suggest examples/note.txt --top 15
 
 test: setup ## run the test suite (small fixtures, real encoder and code sets)
@@ -36,6 +39,9 @@ eval: index ## MAP on CodiEsp dev (English)
 
 bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev notes
 	$(BIN)/python -m training.bench
+
+bench-api: index ## POST /v1/suggest latency: 4 clients, 2,000 requests, ~260-word note; start-up to ready
+	$(BIN)/python -m serving.bench_api
 
 clean: ## remove the built index and caches (not the venv)
 	rm -rf data/index data/codesets

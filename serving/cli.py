@@ -23,6 +23,8 @@ index_app = typer.Typer(help="Build or inspect the code-set index.", no_args_is_
 eval_app = typer.Typer(help="Measure accuracy on a coded corpus.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 TopOpt = Annotated[Optional[int], typer.Option("--top", min=1, help="How many suggestions per note (default 50).")]
@@ -31,7 +33,7 @@ NegatedOpt = Annotated[Optional[str], typer.Option("--negated", help="drop or fl
 
 def fail(error: MedcodeError) -> typer.Exit:
     """Print one clear line for a known error and give the exit to raise."""
-    err.print(f"error {error.code.value}: {error}", markup=False, highlight=False)
+    err.print(f"error {error.code.value}: {error}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -71,6 +73,23 @@ def _read_file(path: Path) -> bytes:
     if not path.is_file():
         raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file: {path}")
     return path.read_bytes()
+
+
+@app.command("validate")
+def validate_encounter(
+    file: Annotated[str, typer.Argument(help="An encounter as JSON, or - for standard input.")],
+) -> None:
+    """Print the encounter's findings and MS-DRG as JSON; exit 1 when a finding is an error."""
+    from validation.report import has_errors, read_encounter, report
+
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else _read_file(Path(file))
+        body = report(read_encounter(raw, "standard input" if file == "-" else file))
+    except MedcodeError as e:
+        raise fail(e) from None
+    print(json.dumps(body, ensure_ascii=False, indent=2))
+    if has_errors(body["findings"]):
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -122,10 +141,16 @@ def index_status() -> None:
 def eval_codiesp(
     split: Annotated[str, typer.Option("--split", help="train or dev")] = "dev",
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N notes.")] = None,
+    report_dir: Annotated[Optional[Path], typer.Option("--report", help="Write report.md + PNG plots here "
+                                                       "(before/after training, misses).")] = None,
+    before: Annotated[Optional[Path], typer.Option("--before", help="Baseline figures JSON for the report "
+                                                   "(default: the one `medcode train` kept, else the hand-set "
+                                                   "ranking measured now).")] = None,
 ) -> None:
-    """Print MAP for diagnoses and procedures on CodiEsp (English)."""
+    """Print MAP for diagnoses and procedures on CodiEsp (English); --report also writes the report."""
     from codesets.usage import read_codiesp
-    from training.evaluate import evaluate
+    from training.evaluate import evaluate, report_codiesp
+    from training.train import baseline_path
 
     settings = get_settings()
     split_dir = settings.corpus_dir / split
@@ -133,6 +158,10 @@ def eval_codiesp(
         raise fail(MedcodeError(ErrorCode.CORPUS_MISSING, path=split_dir))
     notes = read_codiesp(split_dir, split=split)[:limit]
     try:
+        if report_dir is not None:
+            report_codiesp(settings, report_dir, split=split, limit=limit, console=err,
+                           before=before or baseline_path(settings, split))
+            return
         report = evaluate(_coder(), notes, split=split)
     except MedcodeError as e:
         raise fail(e) from None
@@ -144,16 +173,128 @@ def eval_codiesp(
     }, indent=2))
 
 
+DecisionsOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--decisions", help="Coder decisions JSONL (the API's export) to learn from; repeatable.")]
+
+
 @app.command()
-def tune(folds: Annotated[int, typer.Option("--folds", min=2)] = 5) -> None:
-    """Fit the ranker on CodiEsp train, out of fold; writes data/models/ranker/ (loaded by default)."""
+def tune(decisions: DecisionsOpt = None) -> None:
+    """Fit the reranker on CodiEsp train (out of fold), early-stopped and calibrated on dev; writes
+    data/models/ranker/<version>/ (the newest is loaded by default)."""
     from training.tune import tune_ranker
 
     try:
-        path = tune_ranker(get_settings(), folds=folds, console=err)
+        tuned = tune_ranker(get_settings(), decisions=tuple(decisions or ()), console=err)
     except MedcodeError as e:
         raise fail(e) from None
-    err.print(f"ranker written: {path}")
+    print(json.dumps({"ranker": str(tuned.path), **tuned.metrics}, indent=2))
+
+
+@app.command()
+def train(
+    skip_encoder: Annotated[bool, typer.Option("--skip-encoder", help="Keep the current encoder and index.")] = False,
+    decisions: DecisionsOpt = None,
+    report_dir: Annotated[Optional[Path], typer.Option("--report", help="Where the evaluation report goes "
+                                                       "(default data_dir/reports/train).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the baseline and the report.")] = False,
+    train_limit: Annotated[Optional[int], typer.Option("--train-limit", min=10, hidden=True)] = None,
+    dev_limit: Annotated[Optional[int], typer.Option("--dev-limit", min=10, hidden=True)] = None,
+) -> None:
+    """Train everything: encoder, index, reranker, calibration, then the evaluation report."""
+    from training.train import TrainOptions
+    from training.train import train as run_training
+
+    settings = get_settings()
+    report = None if no_report else (report_dir or settings.data_dir / "reports" / "train")
+    options = TrainOptions(skip_encoder=skip_encoder, decisions=tuple(decisions or ()), report=report,
+                           train_limit=train_limit, dev_limit=dev_limit)
+    try:
+        result = run_training(settings, options, console=err)
+    except MedcodeError as e:
+        raise fail(e) from None
+    print(json.dumps({"steps": [{"step": s.name, "seconds": round(s.seconds, 1), "detail": s.detail}
+                                for s in result.steps],
+                      "encoder": str(result.encoder) if result.encoder else None,
+                      "ranker": str(result.ranker), "report": str(result.report) if result.report else None,
+                      "metrics": result.metrics}, indent=2))
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default 8000).")] = None,
+) -> None:
+    """Start the HTTP API (index and models load at start; SQLite store unless MEDCODE_DATABASE_URL)."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = get_settings()
+    try:
+        application = create_app(settings)
+    except MedcodeError as e:
+        raise fail(e) from None
+    uvicorn.run(application, host=host or settings.serving.host, port=port or settings.serving.port,
+                log_level="info", proxy_headers=False)
+
+
+def _store():
+    from serving.store import Store
+
+    return Store.from_settings(get_settings())
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option("--role", help="coder, admin or service.")],
+    name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")],
+) -> None:
+    """Create a key and print it once (send it as `Authorization: Bearer <key>`)."""
+    from serving.security import create_key
+
+    store = _store()
+    try:
+        with store.session() as session:
+            row, key = create_key(session, name=name, role=role)
+            err.print(f"key {row.name!r} ({row.role}) created; it is shown once, store it now:")
+    except MedcodeError as e:
+        raise fail(e) from None
+    finally:
+        store.close()
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys: name, role, prefix, created, revoked."""
+    from sqlalchemy import select
+
+    from serving.store import ApiKey
+
+    store = _store()
+    with store.session() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        for row in rows:
+            revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else "-"
+            print(f"{row.name}\t{row.role}\t{row.prefix}…\t{row.created_at.isoformat(timespec='seconds')}\t"
+                  f"revoked {revoked}")
+    store.close()
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from serving.security import revoke_key
+
+    store = _store()
+    try:
+        with store.session() as session:
+            revoke_key(session, name)
+    except MedcodeError as e:
+        raise fail(e) from None
+    finally:
+        store.close()
+    err.print(f"key {name!r} revoked")
 
 
 if __name__ == "__main__":

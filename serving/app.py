@@ -1,0 +1,167 @@
+"""The HTTP service: `create_app(settings)` wires the store, security, the coder and the routers.
+
+The coder and the type-ahead index load in a background thread, so `/healthz` answers at once and
+`/readyz` turns 200 when they are in; routes that need them answer 503 (E060) until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import func, select
+
+import medcode
+import validation
+from medcode.errors import MedcodeError
+from medcode.settings import Settings, get_settings
+from serving import problems
+from serving.deps import Services
+from serving.metrics import Metrics, MetricsMiddleware
+from serving.routes import codes, encounters, exports, health, jobs, suggest, ui, validate
+from serving.security import BodyLimitMiddleware, RateLimiter
+from serving.store.db import Store
+from serving.store.models import Decision
+
+log = logging.getLogger("medcode.serving")
+
+DESCRIPTION = """ICD-10-CM / ICD-10-PCS suggestions with evidence, the coders' review workflow and its audit trail.
+
+Every route under `/v1` needs an API key: `Authorization: Bearer <key>` (`medcode keys create`).
+Errors are RFC 9457 problem documents whose `code` (E001 …) is stable. Note text is never logged."""
+
+
+def _acceptance(store: Store) -> float:
+    """accept / (accept + reject + modify) over the whole trail; 0 before any decision."""
+    with store.session() as session:
+        counts = dict(session.execute(select(Decision.action, func.count()).group_by(Decision.action)).all())
+    decided = sum(counts.get(a, 0) for a in ("accept", "reject", "modify"))
+    return counts.get("accept", 0) / decided if decided else 0.0
+
+
+def _build_search(services: Services) -> Any:
+    """The type-ahead index over the shipped code sets and the site's CPT / HCPCS files, by usage."""
+    from codesets.registry import load_codeset
+    from codesets.usage import Usage
+    from serving.codesearch import CodeSearch
+
+    started = time.perf_counter()
+    codesets = [load_codeset("ICD-10-CM"), load_codeset("ICD-10-PCS")]
+    codesets += [load_codeset(system, path) for system, path in services.settings.code_files.items()]
+    usage_file = services.settings.data_dir / "index" / "usage.json"
+    counts = Usage.load(usage_file).counts if usage_file.exists() else {}
+    search = CodeSearch(codesets, counts)
+    services.timings["search_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    validation.warm()  # code-set releases and DRG grouper tables, before the first request needs them
+    services.timings["validation_s"] = round(time.perf_counter() - started, 2)
+    return search
+
+
+def _load(services: Services, coder: Any | None) -> None:
+    """Load the coder and the search index (seconds); errors are kept for /readyz, never raised."""
+    from serving.codesearch import CodeSearch
+    from serving.jobs import JobWorker
+    from serving.runner import CoderRunner
+
+    started = time.perf_counter()
+    try:
+        # The type-ahead index builds alongside the coder: much of the coder's load (faiss, torch) frees the GIL.
+        searches: list[CodeSearch] = []
+        builder = threading.Thread(target=lambda: searches.append(_build_search(services)), daemon=True)
+        builder.start()
+        if coder is None:
+            from nlp.coder import Coder
+
+            coder = Coder.load(services.settings)
+        services.timings["coder_s"] = round(time.perf_counter() - started, 2)
+        builder.join()
+        if not searches:
+            raise RuntimeError("the code search index failed to build")
+        search = searches[0]
+        runner = CoderRunner(coder, window_ms=services.settings.serving.batch_window_ms,
+                             max_batch=services.settings.serving.max_batch)
+        runner.suggest("Warm-up: hypertension.")  # first-call costs (torch, spaCy) before the first request
+        services.runner, services.search = runner, search
+        worker = JobWorker(services.store, runner, services.settings, services.metrics)
+        worker.start()
+        services.worker = worker
+        services.timings["ready_s"] = round(time.perf_counter() - started, 2)
+        log.info("ready in %.1f s", services.timings["ready_s"])
+    except MedcodeError as error:
+        services.load_error = f"{error.code.value}: {error}"
+        log.error("loading failed: %s", services.load_error)
+    except Exception as error:  # noqa: BLE001 - reported by /readyz; the process stays up to say so
+        services.load_error = f"{type(error).__name__} while loading"
+        log.exception("loading failed")
+
+
+def create_app(settings: Settings | None = None, *, coder: Any | None = None, store: Store | None = None,
+               wait: bool = False) -> FastAPI:
+    """The app. `coder` skips loading one (tests); `wait` loads before serving instead of alongside."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services(settings=settings, store=store or Store.from_settings(settings), metrics=metrics,
+                            limiter=RateLimiter(settings.serving.rate_limit, settings.serving.rate_burst))
+        metrics.track_acceptance(lambda: _acceptance(services.store))
+        app.state.services = services
+        loader = threading.Thread(target=_load, args=(services, coder), name="medcode-load", daemon=True)
+        loader.start()
+        if wait:
+            loader.join()
+        try:
+            yield
+        finally:
+            loader.join(timeout=120)
+            if services.worker is not None:
+                services.worker.stop()  # type: ignore[attr-defined]
+            if services.runner is not None:
+                services.runner.close()
+            if store is None:
+                services.store.close()
+
+    metrics = Metrics()
+    app = FastAPI(title="medcode", version=medcode.__version__, description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    for router in (suggest.router, codes.router, encounters.router, exports.router, jobs.router,
+                   validate.router):
+        app.include_router(router, prefix="/v1")
+    app.include_router(health.router)
+    app.include_router(ui.router)  # the coder's review page at /ui (static files, no API of its own)
+    # Outermost last: metrics see every response, the body limit refuses before anything reads the body.
+    if settings.serving.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.serving.cors_origins,
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Accept"])
+    app.add_middleware(BodyLimitMiddleware, limit=settings.serving.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the schemas of bodies that routes read themselves (jobs take JSON or JSONL)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+        from pydantic.json_schema import models_json_schema
+
+        from serving.schemas import JobCreate
+
+        document = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=app.routes)
+        _, extra = models_json_schema([(JobCreate, "validation")], ref_template="#/components/schemas/{model}")
+        document.setdefault("components", {}).setdefault("schemas", {}).update(extra.get("$defs", {}))
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory serving.app:app_from_env`."""
+    return create_app(get_settings())

@@ -1,0 +1,139 @@
+"""Load benchmark of the HTTP API: `POST /v1/suggest` on a ~260-word note from 4 concurrent clients.
+
+Starts the service (`uvicorn serving.app:app_from_env`) over the built index and a throwaway SQLite
+store, measures start-up to ready, then prints latency percentiles and errors over N requests.
+`--url URL --key KEY` measures a server that is already running instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from medcode.settings import get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def bench_note(words: int = 260) -> tuple[str, str]:
+    """The CodiEsp dev note closest to `words` words (real clinical text), else the bundled example."""
+    from codesets.usage import read_codiesp
+
+    dev = get_settings().corpus_dir / "dev"
+    if dev.exists():
+        notes = read_codiesp(dev, split="dev")
+        best = min(notes, key=lambda n: (abs(len(n.text.split()) - words), n.id))
+        return best.text, f"CodiEsp dev {best.id}"
+    return (REPO / "examples" / "note.txt").read_text(encoding="utf-8"), "examples/note.txt"
+
+
+def start_server(port: int, store: Path) -> tuple[subprocess.Popen, str, float]:
+    """A server over the built index and a fresh store; its admin key and seconds to ready."""
+    url = f"sqlite:///{store / 'bench.db'}"
+    env = {**os.environ, "MEDCODE_DATABASE_URL": url, "MEDCODE_SERVING__RATE_LIMIT": "0"}
+    key = subprocess.run([sys.executable, "-m", "serving.cli", "keys", "create", "--role", "service", "--name",
+                          "bench"], env=env, cwd=REPO, check=True, capture_output=True, text=True).stdout.strip()
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "serving.cli", "serve", "--port", str(port)], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=(store / "server.log").open("wb"))
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited; see {store / 'server.log'}")
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return proc, key, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
+def run(base: str, key: str, note: str, *, requests: int, clients: int) -> dict[str, float]:
+    """Send `requests` suggest calls from `clients` threads; latency percentiles in ms and the error count."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    body = json.dumps({"text": note}).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def client() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+            while True:
+                with lock:
+                    if next(counter, None) is None:
+                        return
+                t = time.perf_counter()
+                try:
+                    ok = http.post("/v1/suggest", content=body).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                elapsed = (time.perf_counter() - t) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    errors += not ok
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "errors": errors, "p50_ms": round(cuts[49], 1),
+            "p95_ms": round(cuts[94], 1), "p99_ms": round(cuts[98], 1), "mean_ms": round(statistics.mean(latencies), 1),
+            "seconds": round(seconds, 1), "requests_per_s": round(len(latencies) / seconds, 2)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--port", type=int, default=0, help="Port for the started server (0: a free one).")
+    parser.add_argument("--url", help="Measure this running server instead of starting one.")
+    parser.add_argument("--key", help="API key for --url.")
+    args = parser.parse_args()
+    note, source = bench_note()
+    report: dict[str, object] = {"note": source, "note_words": len(note.split()), "clients": args.clients}
+    proc = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.url:
+            base, key = args.url.rstrip("/"), args.key or ""
+        else:
+            args.port = args.port or _free_port()
+            proc, key, ready = start_server(args.port, Path(tmp))
+            base = f"http://127.0.0.1:{args.port}"
+            report["startup_to_ready_s"] = round(ready, 1)
+            report["server_timings"] = httpx.get(base + "/readyz").json().get("timings")
+        try:
+            run(base, key, note, requests=min(20, args.requests), clients=1)  # warm-up, not counted
+            report |= run(base, key, note, requests=args.requests, clients=args.clients)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=60)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

