@@ -18,7 +18,23 @@ class ErrorCode(str, Enum):
     INDEX_STALE = "E021"
     RANKER_STALE = "E022"
     CORPUS_MISSING = "E030"
+    BAD_DECISIONS = "E031"
+    TRAINING_FAILED = "E032"
     BAD_INPUT = "E040"
+    BAD_ENCOUNTER = "E041"
+    BAD_RELEASE = "E013"
+    NOT_FOUND = "E050"
+    UNAUTHORIZED = "E051"
+    FORBIDDEN = "E052"
+    RATE_LIMITED = "E053"
+    BODY_TOO_LARGE = "E054"
+    CONFLICT = "E055"
+    BAD_FHIR = "E056"
+    UNSUPPORTED_MEDIA = "E057"
+    NOT_ACCEPTABLE = "E058"
+    NOT_SUGGESTED = "E059"
+    NOT_READY = "E060"
+    INTERNAL = "E099"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -33,6 +49,22 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.RANKER_STALE: "The ranker under {path} was fitted on other features; run `medcode tune`.",
     ErrorCode.CORPUS_MISSING: "No CodiEsp corpus under {path}.",
     ErrorCode.BAD_INPUT: "{detail}",
+    ErrorCode.BAD_DECISIONS: "Coder decisions {path}: {detail}.",
+    ErrorCode.TRAINING_FAILED: "Training step {step} failed: {detail}",
+    ErrorCode.BAD_ENCOUNTER: "Encounter {source}: {detail}",
+    ErrorCode.BAD_RELEASE: "Code-set release data {source}: {detail}",
+    ErrorCode.NOT_FOUND: "No {what} {id!r}.",
+    ErrorCode.UNAUTHORIZED: "A valid API key is needed: header `Authorization: Bearer <key>`.",
+    ErrorCode.FORBIDDEN: "The {role} role may not {action}.",
+    ErrorCode.RATE_LIMITED: "Too many requests for this key; retry in {retry_after} s.",
+    ErrorCode.BODY_TOO_LARGE: "The request body is over the limit of {limit} bytes.",
+    ErrorCode.CONFLICT: "{detail}",
+    ErrorCode.BAD_FHIR: "Not a usable FHIR R4 resource: {detail}",
+    ErrorCode.UNSUPPORTED_MEDIA: "Content-Type {media_type!r} is not accepted here; use {accepted}.",
+    ErrorCode.NOT_ACCEPTABLE: "Cannot answer in {accept!r}; available: {available}.",
+    ErrorCode.NOT_SUGGESTED: "{system} {code} was not suggested for this encounter; use action 'add'.",
+    ErrorCode.NOT_READY: "The service is still loading the index and models.",
+    ErrorCode.INTERNAL: "An internal error occurred; it has been logged under id {incident}.",
 }
 
 

@@ -36,6 +36,72 @@ class RankingSettings(BaseModel):
     min_score: float = 0.02
 
 
+class RerankSettings(BaseModel):
+    """How `medcode train` / `medcode tune` fit the reranker and its calibration (training/reranker.py)."""
+
+    folds: int = Field(default=5, description="Out-of-fold folds over CodiEsp train.")
+    objective: Literal["lambdarank", "rank_xendcg", "binary"] = "lambdarank"
+    max_trees: int = Field(default=1000, description="Upper bound; early stopping on dev picks the number.")
+    early_stopping: int = Field(default=50, description="Stop after this many trees without a dev gain.")
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_child_samples: int = 20
+    #: A site's own decisions speak for its coders more than CodiEsp does.
+    decision_weight: float = Field(default=5.0, description="Weight of a coder-decision row against a CodiEsp row.")
+    calibration: Literal["isotonic", "platt"] = "isotonic"
+    ece_bins: int = 15
+
+
+class FineTuneSettings(BaseModel):
+    """How `medcode train` fine-tunes the encoder (training/encoder.py, pairs from training/pairs.py)."""
+
+    max_minutes: float = Field(default=15.0, description="Wall-clock budget of the fine-tuning loop.")
+    steps: int = Field(default=1200, description="Most optimizer steps; the time budget may stop it sooner.")
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup: float = Field(default=0.1, description="Share of the steps spent warming the learning rate up.")
+    trainable_layers: int = Field(default=3, description="Top transformer layers that learn; the rest stay frozen.")
+    seed: int = 13
+    #: How the sampled pairs split between sources; CodiEsp clauses look most like what the engine embeds.
+    weights: dict[str, float] = {"codiesp": 0.35, "cm_synonym": 0.25, "pcs_paraphrase": 0.15, "pcs_axes": 0.1,
+                                 "abbreviation": 0.15}
+    per_code: dict[str, int] = Field(default_factory=lambda: {"codiesp": 12},
+                                     description="Most pairs per code and source (2 for sources not named).")
+    save_dtype: Literal["float32", "float16"] = Field(
+        default="float32", description="float16 halves the folder (~45 MB); the loader computes in float32.")
+
+
+class ServingSettings(BaseModel):
+    """The HTTP service: where it listens and what it accepts (`MEDCODE_SERVING__PORT` …)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies are answered with 413.")
+    rate_limit: int = Field(default=600, description="Requests per minute per API key; 0 turns the limit off.")
+    rate_burst: int = Field(default=60, description="Requests a key may make at once before the rate applies.")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed; none by default.")
+    batch_window_ms: float = Field(default=2.0, description="How long the coder waits to batch concurrent notes.")
+    max_batch: int = Field(default=16, description="Most notes coded in one engine call.")
+    job_chunk: int = Field(default=16, description="Notes a batch job codes between two saves of its progress.")
+
+
+class ValidationSettings(BaseModel):
+    """Claim edits and MS-DRG grouping (validation/); releases and weight tables are data drops."""
+
+    releases_dir: Path | None = Field(
+        default=None,
+        description="Folder of extra code-set release descriptions (*.json, see codesets/resources/releases.json); "
+        "empty means data_dir/releases.",
+    )
+    weights: dict[int, Path] = Field(
+        default_factory=dict,
+        description='CMS Table 5 (relative weights) per MS-DRG version, e.g. MEDCODE_VALIDATION__WEIGHTS=\'{"440": "/x.txt"}\'; '
+        "overrides validation/resources/msdrg_versions.json.",
+    )
+    discharge_status: int = Field(default=1, description="CMS discharge status assumed by the grouper (1 = home).")
+    max_children: int = Field(default=12, description="Billable children offered for a header code.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, from the environment (`MEDCODE_DATA_DIR`, `MEDCODE_INDEX__ENCODER` …)."""
 
@@ -52,8 +118,17 @@ class Settings(BaseSettings):
     )
     max_note_chars: int = Field(default=200_000, description="Longer notes are refused.")
     threads: int = Field(default=0, description="torch/faiss threads; 0 means all cores.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the service's store; empty means a SQLite file under data_dir "
+        "(postgresql+psycopg://user@host/db for PostgreSQL).",
+    )
     index: IndexSettings = IndexSettings()
     ranking: RankingSettings = RankingSettings()
+    rerank: RerankSettings = RerankSettings()
+    finetune: FineTuneSettings = FineTuneSettings()
+    serving: ServingSettings = ServingSettings()
+    validation: ValidationSettings = ValidationSettings()
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,17 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
 from medcode.types import Candidate, Evidence, Mention, Suggestion, System
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
-from nlp.ranking import NOT_PATIENT, CodeCandidates, Ranker, add_family_features, family, featurize, group
+from nlp.ranking import (
+    NOT_PATIENT,
+    CodeCandidates,
+    Ranker,
+    add_family_features,
+    add_note_features,
+    description_words,
+    family,
+    featurize,
+    group,
+)
 from nlp.resolve import Resolver
 
 MAX_EVIDENCE = 5
@@ -95,11 +105,13 @@ class Coder:
     codesets: dict[System, CodeSet]
     ranker: Ranker
     resolver: Resolver
+    _described: dict[tuple[System, str], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
-             ranker_path: Path | None = None) -> Coder:
-        """Load the index, code sets, encoder, pipeline and ranker named by the settings."""
+             ranker_path: Path | None = None, ranker: Ranker | None = None) -> Coder:
+        """Load the index, code sets, encoder, pipeline and ranker named by the settings (the newest
+        trained ranker under data_dir/models/ranker, else the shipped one; or `ranker` as given)."""
         from nlp.pipeline import build_pipeline
 
         s = settings or get_settings()
@@ -112,8 +124,7 @@ class Coder:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
-        trained = s.data_dir / "models" / "ranker"
-        ranker = Ranker.load(ranker_path or (trained if (trained / "card.json").exists() else None))
+        ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir))
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
     def rank(self, texts: Sequence[str]) -> list[list[CodeCandidates]]:
@@ -147,12 +158,21 @@ class Coder:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near)
             add_family_features(groups)
+            add_note_features(groups, notes[i], self._description_words)
             for system in {g.system for g in groups}:
                 mine = [g for g in groups if g.system == system]
                 for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
                     g.score = score
             ranked.append(self._diversify(groups))
         return ranked
+
+    def _description_words(self, system: System, code: str) -> frozenset[str]:
+        """A code's description words, cached per engine (every note asks for the same codes)."""
+        key = (system, code)
+        if key not in self._described:
+            record = self.codesets[system].get(code) if system in self.codesets else None
+            self._described[key] = description_words(record.description) if record else frozenset()
+        return self._described[key]
 
     def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
         """Best first, each further code of a family (PCS 4-character prefix, CM category)
@@ -164,6 +184,11 @@ class Coder:
             key = (g.system, family(g.system, g.code))
             g.score *= discount.get(g.system, 1.0) ** seen.get(key, 0)
             seen[key] = seen.get(key, 0) + 1
+        # Calibrated after the discount, so the score shown is P(a coder accepts) as ranked.
+        for system in {g.system for g in groups}:
+            mine = [g for g in groups if g.system == system]
+            for g, p in zip(mine, self.ranker.calibrate(system, [g.score for g in mine]), strict=True):
+                g.score = p
         groups.sort(key=lambda g: (-g.score, g.system, g.code))
         return groups
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from codesets.lexicon import STOPWORDS, words
 from codesets.usage import PCS_PREFIX, Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Assertion, Candidate, System
@@ -25,7 +26,14 @@ FEATURES: tuple[str, ...] = (
     "exact", "exact_description", "fuzzy", "usage", "usage_spans", "cooccurrence", "dense", "dense_rank",
     "prior", "billable", "prefix", "channels", "mentions", "negated_only", "family_only", "uncertain_only",
     "neighbors", "family_exact", "family_fuzzy", "family_usage", "family_dense", "family_size",
+    # Note-level context (`add_note_features`): where and how the code's evidence sits in its note.
+    "first_position", "procedure_share", "note_candidates", "dense_gap", "usage_gap", "prior_percentile",
+    "description_overlap", "history_share", "treatment_share", "findings_share", "strength",
 )
+#: Sections whose mentions are the patient's past, what was done, and what was found.
+_HISTORY = frozenset({"past_medical_history", "past_surgical_history", "family_history"})
+_TREATMENT = frozenset({"procedures", "hospital_course", "assessment_and_plan"})
+_FINDINGS = frozenset({"physical_exam", "labs", "imaging"})
 #: The channels whose best value is also shared across a code's family (see `add_family_features`).
 _FAMILY_OF = {"family_exact": "exact", "family_fuzzy": "fuzzy", "family_usage": "usage", "family_dense": "dense"}
 #: Assertions under which a code is not the patient's current problem.
@@ -156,15 +164,62 @@ def add_family_features(groups: list[CodeCandidates]) -> None:
         g.features["family_size"] = math.log1p(size[key])
 
 
-class Ranker:
-    """Per-system gradient-boosted trees over `FEATURES`; a logistic fallback for other systems.
+def add_note_features(groups: list[CodeCandidates], text: str,
+                      describe: Callable[[System, str], frozenset[str]]) -> None:
+    """Features of a code against its whole note: where its first mention is, which sections and
+    mention kinds carry it, how it compares with the note's other candidates of its system, and how
+    much of its description's wording the note uses (`describe`: a code's normalized content words)."""
+    note_words = frozenset(w for w, _, _ in words(text))
+    length = max(len(text), 1)
+    per_system: dict[str, list[CodeCandidates]] = defaultdict(list)
+    for g in groups:
+        per_system[g.system].append(g)
+    for mine in per_system.values():
+        top_dense = max(g.features["dense"] for g in mine)
+        top_usage = max(g.features["usage"] for g in mine)
+        priors = np.sort(np.array([g.features["prior"] for g in mine]))
+        for g in mine:
+            spans = {(c.mention.start, c.mention.end): c.mention for c in g.candidates}.values()
+            sections = [m.section or "" for m in spans]
+            described = describe(g.system, g.code)
+            g.features.update({
+                "first_position": min(m.start for m in spans) / length,
+                "procedure_share": sum(m.kind == "procedure" for m in spans) / len(spans),
+                "note_candidates": math.log1p(len(mine)),
+                "dense_gap": g.features["dense"] - top_dense,
+                "usage_gap": g.features["usage"] - top_usage,
+                "prior_percentile": float(np.searchsorted(priors, g.features["prior"])) / len(priors),
+                "description_overlap": len(described & note_words) / len(described) if described else 0.0,
+                "history_share": sum(s in _HISTORY for s in sections) / len(sections),
+                "treatment_share": sum(s in _TREATMENT for s in sections) / len(sections),
+                "findings_share": sum(s in _FINDINGS for s in sections) / len(sections),
+                "strength": max(strength(c) for c in g.candidates),
+            })
+            for name in NOTE_FEATURES:
+                g.features[name] = round(g.features[name], FEATURE_DECIMALS)
 
-    Saved as a self-describing folder: `card.json` (features, fallback weights, what it was fitted
-    on) beside one LightGBM model file per system.
+
+#: The features `add_note_features` sets.
+NOTE_FEATURES = FEATURES[FEATURES.index("first_position"):]
+
+
+def description_words(description: str) -> frozenset[str]:
+    """The normalized content words of a code's description."""
+    return frozenset(w for w, _, _ in words(description) if w not in STOPWORDS)
+
+
+class Ranker:
+    """Per-system gradient-boosted trees over `FEATURES`, a calibration map per system, and a
+    logistic fallback (the hand-set ranking) for systems without trees.
+
+    Saved as a self-describing folder: `card.json` (features, objective, calibration, fallback
+    weights, what it was fitted on) beside one LightGBM model file per system. `score` orders codes;
+    `calibrate` turns a (sibling-discounted) score into the probability that a coder accepts the code.
     """
 
     def __init__(self, boosters: dict[str, Any], *, fallback: dict[str, float], fallback_bias: float,
-                 card: dict[str, Any] | None = None, source: str = "") -> None:
+                 card: dict[str, Any] | None = None, source: str = "",
+                 calibration: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
         unknown = set(fallback) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranker features: {sorted(unknown)}")
@@ -173,6 +228,10 @@ class Ranker:
         self.fallback_bias = float(fallback_bias)
         self.card = card or {}
         self.source = source
+        self.objective = str(self.card.get("objective", "binary"))
+        self.calibration = calibration or {}
+        # The features the trees were fitted on, by name: a ranker keeps working when features are added.
+        self.features: tuple[str, ...] = tuple(self.card.get("features", FEATURES))
 
     @classmethod
     def load(cls, path: Path | None = None) -> Ranker:
@@ -181,16 +240,34 @@ class Ranker:
 
         folder = path or cls.shipped()
         card = json.loads((folder / "card.json").read_text())
-        if tuple(card["features"]) != FEATURES:
+        if not set(card["features"]) <= set(FEATURES):
             raise MedcodeError(ErrorCode.RANKER_STALE, path=folder)
         boosters = {system: lgb.Booster(model_file=str(folder / name)) for system, name in card["models"].items()}
+        calibration = {system: (c["x"], c["y"]) for system, c in card.get("calibration", {}).items()}
         return cls(boosters, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"], card=card,
-                   source=str(folder))
+                   source=str(folder), calibration=calibration)
+
+    @classmethod
+    def hand_set(cls) -> Ranker:
+        """The hand-set logistic ranking the engine started from (no trees, no calibration): the baseline."""
+        card = json.loads((cls.shipped() / "card.json").read_text())
+        return cls({}, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"],
+                   card={"objective": "hand-set"}, source="hand-set")
 
     @staticmethod
     def shipped() -> Path:
         """The folder of the ranker that comes with medcode."""
         return Path(str(resources.files("nlp").joinpath("resources", "ranker")))
+
+    @staticmethod
+    def newest(data_dir: Path) -> Path | None:
+        """The newest ranker `medcode train` wrote under data_dir/models/ranker/<version>/ (names sort
+        by date), else an unversioned one there (older `medcode tune`), else None."""
+        root = data_dir / "models" / "ranker"
+        found = sorted(p for p in root.glob("*") if (p / "card.json").exists()) if root.exists() else []
+        if found:
+            return found[-1]
+        return root if (root / "card.json").exists() else None
 
     def save(self, folder: Path, **card: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -199,20 +276,33 @@ class Ranker:
             name = system.lower().replace("-", "") + ".txt"
             booster.save_model(str(folder / name))
             models[system] = name
-        body = {**self.card, **card, "features": list(FEATURES), "models": models,
+        features = list(self.features) if self.boosters else list(FEATURES)
+        body = {**self.card, **card, "objective": self.objective, "features": features, "models": models,
+                "calibration": {s: {"x": list(x), "y": list(y)} for s, (x, y) in self.calibration.items()},
                 "fallback": {"weights": self.fallback, "bias": self.fallback_bias}}
         (folder / "card.json").write_text(json.dumps(body, indent=2))
 
     def score(self, system: str, rows: list[dict[str, float]]) -> list[float]:
-        """The probability-like score of each feature row of one system's codes."""
+        """The ordering score in [0, 1] of each feature row of one system's codes (uncalibrated)."""
         if not rows:
             return []
         booster = self.boosters.get(system)
         if booster is not None:
-            matrix = np.array([[r.get(f, 0.0) for f in FEATURES] for r in rows], dtype=np.float64)
-            return [float(v) for v in booster.predict(matrix, num_threads=1)]
+            matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
+            raw = booster.predict(matrix, num_threads=1)
+            # A ranking objective's raw score is a margin: squash it, monotonically, into (0, 1).
+            if self.objective != "binary":
+                raw = 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
+            return [float(v) for v in raw]
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)
             out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
         return out
+
+    def calibrate(self, system: str, scores: list[float]) -> list[float]:
+        """P(a coder accepts the code) for each score, by the system's calibration map (identity without one)."""
+        curve = self.calibration.get(system)
+        if curve is None or not scores:
+            return scores
+        return [float(v) for v in np.interp(np.asarray(scores, dtype=np.float64), curve[0], curve[1])]

@@ -9,15 +9,26 @@ coded corpus, coders mostly wrote that prefix alone (BW20, CT of the abdomen), a
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from rich.console import Console
 
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, Usage
+from medcode.settings import Settings
 from medcode.types import System
 from nlp.ranking import CodeCandidates
+
+if TYPE_CHECKING:
+    from training.report import RunSummary
 
 
 def codiesp_form(system: System, code: str) -> str:
@@ -26,36 +37,70 @@ def codiesp_form(system: System, code: str) -> str:
     return f"{key[:3]}.{key[3:]}" if system == "ICD-10-CM" and len(key) > 3 else key
 
 
-def truncation_rates(usage: Usage) -> dict[str, float]:
-    """For each PCS 4-character prefix, the share of its codings that coders wrote as the prefix alone."""
-    short: dict[str, int] = defaultdict(int)
-    total: dict[str, int] = defaultdict(int)
-    for (system, code), n in usage.counts.items():
-        if system == "ICD-10-PCS":
-            total[code[:PCS_PREFIX]] += n
-            if len(code) <= PCS_PREFIX:
-                short[code[:PCS_PREFIX]] += n
-    return {p: short[p] / total[p] for p in total}
+#: A PCS code's 4-character prefix enters the ranking with at least this share of its family's
+#: probability, even where train never shows coders writing it: CodiEsp's coders often did.
+PCS_PREFIX_FLOOR = 0.1
+
+
+def truncation_rates(usage: Usage) -> dict[System, dict[str, float]]:
+    """Per system, for each shorter form coders wrote (a PCS 4-character prefix; an ICD-10-CM category
+    or subcategory), the share of the codings under it that coders wrote as that form alone."""
+    counts = {system: {code: n for (s, code), n in usage.counts.items() if s == system}
+              for system in ("ICD-10-CM", "ICD-10-PCS")}
+    pcs_short: dict[str, int] = defaultdict(int)
+    pcs_total: dict[str, int] = defaultdict(int)
+    for code, n in counts["ICD-10-PCS"].items():
+        pcs_total[code[:PCS_PREFIX]] += n
+        if len(code) <= PCS_PREFIX:
+            pcs_short[code[:PCS_PREFIX]] += n
+    cm_under: dict[str, int] = defaultdict(int)
+    for code, n in counts["ICD-10-CM"].items():
+        for size in range(3, len(code) + 1):
+            cm_under[code[:size]] += n
+    cm = {code: n / cm_under[code] for code, n in counts["ICD-10-CM"].items()}
+    return {"ICD-10-PCS": {p: pcs_short[p] / pcs_total[p] for p in pcs_total}, "ICD-10-CM": cm}
+
+
+def _shorter_forms(system: System, key: str) -> list[str]:
+    """The shorter forms a coder may have written for the code `key`."""
+    if system == "ICD-10-PCS":
+        return [key[:PCS_PREFIX]] if len(key) > PCS_PREFIX else []
+    return [key[:n] for n in range(3, len(key))]
 
 
 def ranked_codes(groups: Iterable[CodeCandidates], system: System,
                  truncation: Mapping[str, float] | None = None) -> list[str]:
-    """The ranked CodiEsp-form codes of one system. Each PCS code brings its 4-character prefix
-    too: before the full code where coders mostly wrote that prefix alone (`truncation`), else after."""
-    out: list[str] = []
-    seen: set[str] = set()
+    """The ranked CodiEsp-form codes of one system, by expected gain.
+
+    A code of score p (the probability a coder assigns it) enters as itself with p·(1 − r) and brings
+    each shorter form a coder may have written instead (PCS 4-character prefix, CM category) with
+    r·(the summed p of the codes under that form, at most 1), where r is the share of coders' codings
+    under the form written as the form alone (`truncation`, mined from train; PCS at least
+    `PCS_PREFIX_FLOOR`). Ties keep the engine's order.
+    """
     rates = truncation or {}
+    floor = PCS_PREFIX_FLOOR if system == "ICD-10-PCS" else 0.0
+    items: list[tuple[float, int, str]] = []
+    mass: dict[str, float] = defaultdict(float)
+    shorter_rate: dict[str, float] = {}
     for g in groups:
         if g.system != system:
             continue
-        forms = [codiesp_form(system, g.code)]
-        if system == "ICD-10-PCS":
-            prefix = forms[0][:PCS_PREFIX]
-            forms = [prefix, forms[0]] if rates.get(prefix.upper(), 0.0) > 0.5 else [forms[0], prefix]
-        for f in forms:
-            if f not in seen:
-                seen.add(f)
-                out.append(f)
+        key = normalize_code(g.code)
+        shorter = {f: max(rates.get(f, 0.0), floor) for f in _shorter_forms(system, key)}
+        shorter = {f: r for f, r in shorter.items() if r > 0}
+        items.append((g.score * (1.0 - max(shorter.values(), default=0.0)), len(items), key))
+        for f, r in shorter.items():
+            mass[f] += g.score
+            shorter_rate[f] = r
+    items += [(min(mass[f], 1.0) * r, len(items) + i, f) for i, (f, r) in enumerate(shorter_rate.items())]
+    out: list[str] = []
+    seen: set[str] = set()
+    for _, _, key in sorted(items, key=lambda t: (-t[0], t[1])):
+        form = codiesp_form(system, key)
+        if form not in seen:
+            seen.add(form)
+            out.append(form)
     return out
 
 
@@ -82,7 +127,8 @@ class Score:
 
 def score(notes: Sequence[CodedNote], rankings: Sequence[list[CodeCandidates]], system: System,
           truncation: Mapping[str, float] | None = None) -> Score:
-    """MAP for `system` of `rankings`, one per note, against the notes' gold codes."""
+    """MAP for `system` of `rankings`, one per note, against the notes' gold codes (`truncation`:
+    the system's rates from `truncation_rates`)."""
     aps = []
     for note, groups in zip(notes, rankings, strict=True):
         gold = {codiesp_form(s, c) for s, c in note.codes if s == system}
@@ -110,5 +156,113 @@ def evaluate(coder: object, notes: Sequence[CodedNote], *, split: str, batch: in
         rankings.extend(coder.rank([n.text for n in notes[i : i + batch]]))  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
     rates = truncation_rates(coder.index.usage)  # type: ignore[attr-defined]
-    return Report(split, len(notes), score(notes, rankings, "ICD-10-CM"),
-                  score(notes, rankings, "ICD-10-PCS", rates), elapsed)
+    return Report(split, len(notes), score(notes, rankings, "ICD-10-CM", rates["ICD-10-CM"]),
+                  score(notes, rankings, "ICD-10-PCS", rates["ICD-10-PCS"]), elapsed)
+
+
+@dataclass
+class Ranked:
+    """A scored code without its candidates: what MAP needs, rebuilt from cached feature rows."""
+
+    system: System
+    code: str
+    score: float
+
+
+def ranked_scores(n_notes: int, note: Sequence[int], code: Sequence[str], scores: Sequence[float],
+                  system: System) -> list[list[Ranked]]:
+    """Per note (0..n_notes-1), its codes of `system` sorted best first, as the engine sorts them."""
+    out: list[list[Ranked]] = [[] for _ in range(n_notes)]
+    for i, c, s in zip(note, code, scores, strict=True):
+        out[int(i)].append(Ranked(system, str(c), float(s)))
+    for ranked in out:
+        ranked.sort(key=lambda r: (-r.score, r.code))
+    return out
+
+
+def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> RunSummary | None:
+    """The dev figures of the untrained engine (base encoder, hand-set ranking), from feature rows;
+    None when the index was built with another encoder (then there is no baseline to measure here)."""
+    from codesets.encoder import Encoder, base_encoder_path
+    from nlp.coder import Coder
+    from nlp.ranking import FEATURES, Ranker
+    from training.report import summarize
+    from training.tune import (
+        as_rows,
+        cached_rows,
+        candidate_rows,
+        discounted,
+        label,
+        read_split,
+        rows_stamp,
+    )
+
+    base = settings.model_copy(update={"index": settings.index.model_copy(update={"encoder": str(base_encoder_path())})})
+    index_manifest = json.loads((settings.data_dir / "index" / "manifest.json").read_text())
+    if Encoder(base_encoder_path()).fingerprint() != index_manifest["encoder"]["fingerprint"]:
+        return None
+    notes = read_split(settings, "dev")[:dev_limit]
+    coder = Coder.load(base, ranker=Ranker.hand_set())
+    rows = cached_rows(settings.data_dir / "cache" / "rows-dev.npz", rows_stamp(coder, notes),
+                       lambda: as_rows(candidate_rows(coder, [n.text for n in notes],
+                                                      [(lambda g, n=n: label(g, n)) for n in notes],
+                                                      notes=list(range(len(notes))))))
+    hand = Ranker.hand_set()
+    rankings: list[list[Ranked]] = [[] for _ in notes]
+    for system, r in rows.items():
+        raw = hand.score(system, [dict(zip(FEATURES, x, strict=True)) for x in r.x])
+        final = discounted(np.asarray(raw), r, system, settings.ranking.sibling_discount.get(system, 1.0))
+        for i, ranked in enumerate(ranked_scores(len(notes), r.note, r.code, final, system)):
+            rankings[i].extend(ranked)
+    return summarize("before", "base encoder, hand-set ranking", notes, rankings, coder.codesets,
+                     truncation_rates(coder.index.usage))
+
+
+def engine_name(coder: object) -> str:
+    """The encoder and ranker a Coder runs, for a report's header."""
+    encoder = getattr(coder, "encoder", None)
+    ranker = getattr(coder, "ranker", None)
+    return f"encoder {getattr(encoder, 'name', '?')}, ranker {getattr(ranker, 'source', '?')}"
+
+
+def report_codiesp(settings: Settings, out: Path, *, split: str = "dev", limit: int | None = None,
+                   before: Path | None = None, coder: object | None = None, console: Console | None = None) -> Path:
+    """Evaluate the engine as loaded (newest artefacts) on a CodiEsp split and write the report to `out`.
+
+    `before`: a baseline summary JSON (written by `medcode train`); when missing, the hand-set
+    ranking on the same index is measured live, so the report always compares two engines."""
+    from nlp.coder import Coder
+    from nlp.ranking import Ranker
+    from training.report import RunSummary, frequent_misses, summarize, write_report
+    from training.tune import read_split
+
+    console = console or Console(stderr=True)
+    notes = read_split(settings, split)[:limit]
+    runs: list[RunSummary] = []
+    if before is not None and before.exists():
+        runs.append(RunSummary.from_json(json.loads(before.read_text())))
+    after = coder or Coder.load(settings)
+    rates = truncation_rates(after.index.usage)  # type: ignore[attr-defined]
+    if not runs:
+        hand = dataclasses.replace(after, ranker=Ranker.hand_set())  # type: ignore[type-var]
+        rankings = _rank_all(hand, notes)
+        runs.append(summarize("before", f"hand-set ranking; {engine_name(hand)}", notes, rankings,
+                              after.codesets, rates))  # type: ignore[attr-defined]
+    rankings = _rank_all(after, notes)
+    runs.append(summarize("after", engine_name(after), notes, rankings, after.codesets, rates))  # type: ignore[attr-defined]
+    misses = frequent_misses(notes, rankings, after.codesets, rates)  # type: ignore[attr-defined]
+    card = getattr(getattr(after, "ranker", None), "card", {}) or {}
+    extra = []
+    if card.get("metrics"):
+        extra = ["## Ranker card", "", "```json", json.dumps({k: card.get(k) for k in (
+            "trained", "data", "objective", "metrics")}, indent=2), "```"]
+    path = write_report(out, runs, misses, split=split, extra=extra)
+    console.print(f"report written: {path}")
+    return path
+
+
+def _rank_all(coder: object, notes: Sequence[CodedNote], batch: int = 32) -> list[list[CodeCandidates]]:
+    rankings: list[list[CodeCandidates]] = []
+    for i in range(0, len(notes), batch):
+        rankings.extend(coder.rank([n.text for n in notes[i : i + batch]]))  # type: ignore[attr-defined]
+    return rankings

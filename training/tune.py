@@ -1,14 +1,19 @@
-"""Fit the ranker's weights on CodiEsp train, out of fold.
+"""Fit the reranker on CodiEsp train, out of fold, early-stopped and calibrated on dev.
 
 Usage rules mined from a note's own codes would make every feature look perfect, so train is cut
 into folds: each fold is ranked with usage and similar notes from the other folds only, and one
-gradient-boosted tree model per system is fitted on all the out-of-fold candidates (label: a coder
-assigned the code). Dev stays unseen.
+booster per system is fitted on all the out-of-fold candidates (label: a coder assigned the code).
+Dev serves only for early stopping and calibration, as the issue allows. Rows are cached as `.npz`
+under data_dir/cache, keyed by the index, the features and the notes, so a refit skips the NLP.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,92 +23,266 @@ from rich.console import Console
 
 from codesets.index import code_terms
 from codesets.lexicon import Lexicon
+from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, mine, read_codiesp
 from codesets.words import CodeWords
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from nlp.ranking import FEATURES, CodeCandidates, Ranker
+from nlp.ranking import FEATURES, CodeCandidates, Ranker, family
 from nlp.resolve import Resolver
-from training.evaluate import codiesp_form
+from training import calibration, reranker
+from training.evaluate import codiesp_form, truncation_rates
+from training.reranker import Rows
 
 if TYPE_CHECKING:
     from nlp.coder import Coder
 
+SYSTEMS = ("ICD-10-CM", "ICD-10-PCS")
+#: (system, code) -> label, or None for a candidate that carries no label.
+Labeler = Callable[[CodeCandidates], "float | None"]
+
+
+def is_assigned(system: str, code: str, gold: set[str]) -> float:
+    """1.0 when coders wrote this code or a shorter form of it (PCS 4-character prefix, CM category or
+    subcategory) among the CodiEsp-form `gold` codes: the code then carries that form's evidence."""
+    key = normalize_code(code)
+    shorter = [key[:PCS_PREFIX]] if system == "ICD-10-PCS" else [key[:n] for n in range(3, len(key))]
+    return float(any(codiesp_form(system, k) in gold for k in (key, *shorter)))
+
 
 def label(g: CodeCandidates, note: CodedNote) -> float:
-    """1.0 when coders gave the note this code (a PCS code also counts through its 4-character prefix)."""
-    gold = {codiesp_form(s, c) for s, c in note.codes if s == g.system}
-    form = codiesp_form(g.system, g.code)
-    return float(form in gold or (g.system == "ICD-10-PCS" and form[:PCS_PREFIX] in gold))
+    """1.0 when coders gave the note this code, or a shorter form of it."""
+    return is_assigned(g.system, g.code, {codiesp_form(s, c) for s, c in note.codes if s == g.system})
 
 
-def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int,
-                     console: Console) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per system, feature rows and labels of every candidate of every note, each fold ranked
-    with usage and similar notes taken from the other folds only."""
+def relabel(rows: dict[str, Rows], notes: Sequence[CodedNote]) -> dict[str, Rows]:
+    """The rows with labels recomputed from the notes' gold codes (`note` indexes `notes`), so a
+    change of what counts as assigned needs no new pass of the engine."""
+    for system, r in rows.items():
+        gold = [{codiesp_form(s, c) for s, c in n.codes if s == system} for n in notes]
+        r.y = np.array([is_assigned(system, str(c), gold[int(i)]) for c, i in zip(r.code, r.note, strict=True)])
+    return rows
+
+
+def candidate_rows(coder: Coder, texts: Sequence[str], labelers: Sequence[Callable[[CodeCandidates], float]],
+                   *, notes: Sequence[int], weigh: Callable[[int, CodeCandidates], float] | None = None,
+                   batch: int = 32) -> dict[str, list[tuple]]:
+    """Per system, (features, label, note, weight, code) of every candidate of every text."""
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for i in range(0, len(texts), batch):
+        ranked = coder.rank(list(texts[i : i + batch]))
+        for j, groups in enumerate(ranked):
+            k = i + j
+            for g in groups:
+                out[g.system].append(([g.features[f] for f in FEATURES], labelers[k](g), notes[k],
+                                      weigh(k, g) if weigh else 1.0, g.code))
+    return out
+
+
+def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
+    """The row tuples of `candidate_rows` as arrays, rows of each note kept together in note order."""
+    rows = {}
+    for system, items in raw.items():
+        items = sorted(items, key=lambda t: t[2])  # stable: a note's candidates keep their order
+        rows[system] = Rows.build(*(list(col) for col in zip(*items, strict=True))) if items else Rows.empty()
+    return rows
+
+
+def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console) -> dict[str, Rows]:
+    """Per system, the rows of every candidate of every train note, each fold ranked with usage and
+    similar notes taken from the other folds only."""
     base_terms = [t for cs in coder.codesets.values() for t in code_terms(cs)]
     related = CodeWords(coder.codesets)
     finder = coder.nlp.get_pipe("medcode_mentions")
     full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors)
-    if len(full[3]) != len(notes):
+    # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
+    if len(full[3]) < len(notes):
         raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-    xs: dict[str, list[list[float]]] = defaultdict(list)
-    ys: dict[str, list[float]] = defaultdict(list)
+    similar = full[3].subset(range(len(notes)))
+    raw: dict[str, list[tuple]] = defaultdict(list)
     try:
         for k in range(folds):
-            held = [n for i, n in enumerate(notes) if i % folds == k]
+            held = [i for i in range(len(notes)) if i % folds == k]
             rest = [i for i in range(len(notes)) if i % folds != k]
             usage = mine([notes[i] for i in rest], related=related, source=f"fold {k}")
             finder.lexicon = Lexicon([*base_terms, *usage.rules])
             coder.index.usage = usage
-            coder.index.neighbors = full[3].subset(rest)
+            coder.index.neighbors = similar.subset(rest)
             coder.resolver = Resolver(coder.codesets, usage)
-            for i in range(0, len(held), 32):
-                batch = held[i : i + 32]
-                for note, groups in zip(batch, coder.rank([n.text for n in batch]), strict=True):
-                    for g in groups:
-                        xs[g.system].append([g.features[f] for f in FEATURES])
-                        ys[g.system].append(label(g, note))
-            console.print(f"fold {k + 1}/{folds}: {sum(map(len, ys.values()))} candidates so far")
+            part = candidate_rows(coder, [notes[i].text for i in held],
+                                  [(lambda g, n=notes[i]: label(g, n)) for i in held], notes=held)
+            for system, items in part.items():
+                raw[system].extend(items)
+            console.print(f"fold {k + 1}/{folds}: {sum(map(len, raw.values()))} candidates so far")
     finally:
         finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors = full
-    return {s: (np.asarray(xs[s], dtype=np.float64), np.asarray(ys[s], dtype=np.float64)) for s in xs}
+    return as_rows(raw)
 
 
-#: LightGBM settings: small trees, fixed seed and threads, so a refit gives the same model.
-BOOSTER_PARAMS = {"objective": "binary", "n_estimators": 300, "learning_rate": 0.05, "num_leaves": 31,
-                  "min_child_samples": 20, "subsample": 1.0, "colsample_bytree": 1.0, "random_state": 0,
-                  "deterministic": True, "force_row_wise": True, "n_jobs": 2, "verbose": -1}
+def rows_stamp(coder: Coder, notes: Sequence[CodedNote], **more: Any) -> dict[str, Any]:
+    """What a rows cache depends on: the index, the features, the notes and how rows are built."""
+    digest = hashlib.sha256("\x00".join(f"{n.id}\x01{n.text}" for n in notes).encode()).hexdigest()[:16]
+    return {"index": coder.index.manifest.get("built"), "encoder": coder.index.manifest["encoder"]["fingerprint"],
+            "features": list(FEATURES), "rows": reranker.ROWS_VERSION, "notes": digest, **more}
 
 
-def fit_booster(x: np.ndarray, y: np.ndarray) -> Any:
-    """A LightGBM binary classifier of 'a coder assigns this code', returned as its Booster."""
-    import lightgbm as lgb
+def cached_rows(path: Path, stamp: dict[str, Any], build: Callable[[], dict[str, Rows]]) -> dict[str, Rows]:
+    """Rows from the cache at `path` when built from `stamp`, else built now and cached."""
+    rows = reranker.load_rows(path, stamp)
+    if rows is None:
+        rows = build()
+        reranker.save_rows(path, rows, stamp)
+    return rows
 
-    model = lgb.LGBMClassifier(**BOOSTER_PARAMS)
-    model.fit(x, y)
-    return model.booster_
+
+def discounted(scores: np.ndarray, rows: Rows, system: str, discount: float) -> np.ndarray:
+    """The scores after the engine's sibling discount (`Coder._diversify`), note by note."""
+    out = np.asarray(scores, dtype=np.float64).copy()
+    if discount == 1.0:
+        return out
+    start = 0
+    for size in reranker.group_sizes(rows.note):
+        idx = np.arange(start, start + size)
+        order = sorted(idx, key=lambda i: (-out[i], rows.code[i]))
+        seen: dict[str, int] = defaultdict(int)
+        for i in order:
+            key = family(system, str(rows.code[i]))
+            out[i] *= discount ** seen[key]
+            seen[key] += 1
+        start += size
+    return out
 
 
-def tune_ranker(settings: Settings, *, folds: int = 5, console: Console | None = None) -> Path:
-    """Fit and save the ranker to `data_dir/models/ranker/`; returns the folder."""
+@dataclass(frozen=True)
+class Tuned:
+    """What `tune_ranker` wrote and measured."""
+
+    path: Path
+    metrics: dict[str, Any]
+    reliability: Path | None
+
+
+def fit_ranker(train: dict[str, Rows], dev: dict[str, Rows], settings: Settings, *,
+               console: Console) -> tuple[Ranker, dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Boosters per system (early-stopped on dev), calibrated on dev; also the metrics and the
+    cross-fitted (probability, label) pairs of dev for the reliability plot."""
+    opts = settings.rerank
+    boosters, metrics, curves, maps = {}, {}, {}, {}
+    for system in SYSTEMS:
+        if system not in train or train[system].y.max() <= 0:
+            continue
+        started = time.perf_counter()
+        fitted = reranker.fit(train[system], dev.get(system), opts)
+        boosters[system] = fitted.booster
+        metrics[system] = {"trees": fitted.trees, "dev_metric": fitted.dev_metric,
+                           "train_rows": len(train[system]), "train_positives": int(train[system].y.sum()),
+                           "seconds": round(time.perf_counter() - started, 1)}
+    ranker = Ranker(boosters, fallback=Ranker.hand_set().fallback, fallback_bias=Ranker.hand_set().fallback_bias,
+                    card={"objective": opts.objective})
+    for system in boosters:
+        rows = dev.get(system)
+        if rows is None or len(rows) == 0 or rows.y.max() <= 0:
+            continue
+        raw = np.asarray(ranker.score(system, [dict(zip(FEATURES, r, strict=True)) for r in rows.x]))
+        final = discounted(raw, rows, system, settings.ranking.sibling_discount.get(system, 1.0))
+        report, crossed = calibration.fit_and_measure(final, rows.y, rows.note, method=opts.calibration,
+                                                      bins=opts.ece_bins)
+        maps[system] = (list(report.calibration.x), list(report.calibration.y))
+        curves[system] = (crossed, rows.y)
+        # Most candidates are near-certain rejections, which flatters ECE: also measure it where a
+        # coder looks, each note's first 10.
+        top = top_of_note(final, rows.note, 10)
+        metrics[system].update(ece_crossfit=round(report.ece_crossfit, 4), ece_uncalibrated=round(report.ece_raw, 4),
+                               ece_crossfit_top10=round(calibration.ece(crossed[top], rows.y[top], bins=opts.ece_bins),
+                                                        4),
+                               dev_rows=report.rows, dev_positives=report.positives,
+                               calibration=opts.calibration)
+        console.print(f"{system}: {metrics[system]['trees']} trees, calibrated ECE {report.ece_crossfit:.4f} "
+                      f"(cross-fitted on dev)")
+    ranker.calibration = maps
+    return ranker, metrics, curves
+
+
+def top_of_note(scores: np.ndarray, note: np.ndarray, k: int) -> np.ndarray:
+    """A mask of the rows among the `k` best scores of their note."""
+    mask = np.zeros(len(scores), dtype=bool)
+    start = 0
+    for size in reranker.group_sizes(note):
+        idx = np.arange(start, start + size)
+        mask[idx[np.argsort(-scores[idx], kind="stable")[:k]]] = True
+        start += size
+    return mask
+
+
+def version_folder(root: Path) -> Path:
+    """A new folder under `root` named for the time (UTC), so names sort by date."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder, n = root / stamp, 1
+    while folder.exists():
+        n += 1
+        folder = root / f"{stamp}-{n}"
+    return folder
+
+
+def read_split(settings: Settings, split: str) -> list[CodedNote]:
+    """CodiEsp `split` notes, or E030 when the corpus is missing."""
+    path = settings.corpus_dir / split
+    if not path.exists():
+        raise MedcodeError(ErrorCode.CORPUS_MISSING, path=path)
+    return read_codiesp(path, split=split)
+
+
+def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: Console | None = None,
+                train_limit: int | None = None, dev_limit: int | None = None) -> Tuned:
+    """Fit, calibrate and save a new ranker version under data_dir/models/ranker/<version>/."""
     from nlp.coder import Coder
+    from training.decisions import decision_rows
 
     console = console or Console(stderr=True)
-    train = settings.corpus_dir / "train"
-    if not train.exists():
-        raise MedcodeError(ErrorCode.CORPUS_MISSING, path=train)
-    notes = read_codiesp(train, split="train")
-    coder = Coder.load(settings, ranker_path=Ranker.shipped())  # features only: any ranker will do
-    rows = out_of_fold_rows(coder, notes, folds=folds, console=console)
-    boosters = {system: fit_booster(x, y) for system, (x, y) in sorted(rows.items())
-                if system in ("ICD-10-CM", "ICD-10-PCS") and y.sum() > 0}
-    shipped = Ranker.load()
-    ranker = Ranker(boosters, fallback=shipped.fallback, fallback_bias=shipped.fallback_bias)
-    out = settings.data_dir / "models" / "ranker"
-    ranker.save(out, trained=datetime.now(UTC).isoformat(timespec="seconds"),
-                data=f"CodiEsp train, {len(notes)} notes, {folds}-fold out-of-fold candidates",
-                candidates={s: int(len(y)) for s, (_, y) in rows.items()},
-                positives={s: int(y.sum()) for s, (_, y) in rows.items()},
-                params=BOOSTER_PARAMS, index=coder.index.manifest.get("codesets"))
+    opts = settings.rerank
+    train_notes = read_split(settings, "train")[:train_limit]
+    dev_notes = read_split(settings, "dev")[:dev_limit]
+    coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
+    cache = settings.data_dir / "cache"
+    train = cached_rows(cache / "rows-train-oof.npz", rows_stamp(coder, train_notes, folds=opts.folds),
+                        lambda: out_of_fold_rows(coder, train_notes, folds=opts.folds, console=console))
+    dev = cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes),
+                      lambda: as_rows(candidate_rows(coder, [n.text for n in dev_notes],
+                                                     [(lambda g, n=n: label(g, n)) for n in dev_notes],
+                                                     notes=list(range(len(dev_notes))))))
+    train, dev = relabel(train, train_notes), relabel(dev, dev_notes)
+    sources = [f"CodiEsp train, {len(train_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
+    for path in decisions:
+        extra, summary = decision_rows(coder, path, weight=opts.decision_weight)
+        sources.append(f"coder decisions {path.name}: {summary}")
+        for system, rows in extra.items():
+            train[system] = train[system] + rows if system in train else rows
+    ranker, metrics, curves = fit_ranker(train, dev, settings, console=console)
+    folder = version_folder(settings.data_dir / "models" / "ranker")
+    plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
+                                        bins=opts.ece_bins) if curves else None
+    rates = truncation_rates(coder.index.usage)
+    metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
+    ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
+                early_stopping_and_calibration=f"CodiEsp dev, {len(dev_notes)} notes",
+                params=reranker.booster_params(opts), metrics=metrics,
+                index=coder.index.manifest.get("codesets"), encoder=coder.index.manifest["encoder"],
+                sibling_discount=settings.ranking.sibling_discount)
+    return Tuned(folder, metrics, plot)
+
+
+def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], settings: Settings,
+            rates: dict[str, dict[str, float]]) -> dict[str, float]:
+    """CodiEsp MAP of the fitted ranker on the cached dev rows (what `medcode eval` would print)."""
+    from training.evaluate import ranked_scores, score
+
+    out = {}
+    for system, rows in dev.items():
+        if system not in SYSTEMS:
+            continue
+        raw = np.asarray(ranker.score(system, [dict(zip(FEATURES, r, strict=True)) for r in rows.x]))
+        final = np.asarray(ranker.calibrate(system, list(discounted(
+            raw, rows, system, settings.ranking.sibling_discount.get(system, 1.0)))))
+        rankings = ranked_scores(len(notes), rows.note, rows.code, final, system)
+        out[system] = round(score(notes, rankings, system, rates.get(system)).map, 4)
     return out

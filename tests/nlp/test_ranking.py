@@ -6,7 +6,16 @@ import pytest
 from codesets.usage import Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Candidate, Mention
-from nlp.ranking import FEATURES, Ranker, add_family_features, family, featurize, group
+from nlp.ranking import (
+    FEATURES,
+    NOTE_FEATURES,
+    Ranker,
+    add_family_features,
+    add_note_features,
+    family,
+    featurize,
+    group,
+)
 
 
 def _c(code, channel, sim, assertion="present", start=0):
@@ -23,7 +32,7 @@ def test_features_describe_channels_and_assertions():
     g = group([_c("R509", "exact", 1.0, "negated"), _c("R509", "usage", 0.9, "negated", start=10)])[0]
     f = featurize(g, usage=usage, billable=True, prefix=False)
     family_features = {"family_exact", "family_fuzzy", "family_usage", "family_dense", "family_size"}
-    assert set(f) == set(FEATURES) - family_features
+    assert set(f) == set(FEATURES) - family_features - set(NOTE_FEATURES)
     assert f["exact"] == 1.0 and f["usage"] == 0.9 and f["negated_only"] == 1.0 and f["family_only"] == 0.0
     assert f["channels"] == 2.0
     assert g.assertion == "negated"
@@ -41,12 +50,15 @@ def test_fallback_scores_monotonically():
 
 
 def test_boosted_ranker_round_trips_through_its_folder(tmp_path):
-    from training.tune import fit_booster
+    from medcode.settings import RerankSettings
+    from training.reranker import Rows, fit
 
     rng = np.random.default_rng(0)
     x = rng.random((400, len(FEATURES)))
     y = (x[:, FEATURES.index("exact")] > 0.5).astype(float)
-    r = Ranker({"ICD-10-CM": fit_booster(x, y)}, fallback={}, fallback_bias=0.0)
+    rows = Rows(x, y, np.arange(400) // 20, np.ones(400), np.array(["R509"] * 400))
+    booster = fit(rows, None, RerankSettings(objective="binary", max_trees=50)).booster
+    r = Ranker({"ICD-10-CM": booster}, fallback={}, fallback_bias=0.0)
     rows = [dict(zip(FEATURES, row)) for row in x[:20]]
     r.save(tmp_path / "ranker", data="test")
     again = Ranker.load(tmp_path / "ranker")
@@ -66,11 +78,38 @@ def test_ranker_refuses_unknown_features():
 def test_a_ranker_fitted_on_other_features_is_a_clear_error(tmp_path):
     folder = tmp_path / "old"
     folder.mkdir()
-    (folder / "card.json").write_text(json.dumps({"features": ["exact"], "models": {},
+    (folder / "card.json").write_text(json.dumps({"features": ["exact", "retired_feature"], "models": {},
                                                   "fallback": {"weights": {}, "bias": 0.0}}))
     with pytest.raises(MedcodeError) as err:
         Ranker.load(folder)
     assert err.value.code == ErrorCode.RANKER_STALE
+
+
+def test_a_ranker_fitted_on_fewer_features_still_loads_and_reads_its_own(tmp_path):
+    folder = tmp_path / "older"
+    folder.mkdir()
+    (folder / "card.json").write_text(json.dumps({"features": ["exact"], "models": {},
+                                                  "fallback": {"weights": {}, "bias": 0.0}}))
+    assert Ranker.load(folder).features == ("exact",)
+
+
+def test_note_features_place_a_code_in_its_note():
+    text = "Fever since Monday. Chest X-ray: pneumonia of the right lower lobe."
+    fever = group([_c("R509", "exact", 1.0)])[0]
+    m = Mention(34, 43, "pneumonia", "finding", "imaging")
+    pneumonia = group([Candidate("J189", "ICD-10-CM", m, "dense", 0.8)])[0]
+    groups = [fever, pneumonia]
+    for g in groups:
+        g.features = featurize(g, usage=Usage(), billable=True, prefix=False)
+    words = {"R509": frozenset({"fever"}), "J189": frozenset({"pneumonia", "unspecified", "organism"})}
+    add_note_features(groups, text, lambda system, code: words[code])
+    assert fever.features["first_position"] == 0.0 and pneumonia.features["first_position"] > 0.4
+    assert fever.features["description_overlap"] == 1.0
+    assert pneumonia.features["description_overlap"] == pytest.approx(1 / 3, abs=1e-4)
+    assert pneumonia.features["findings_share"] == 1.0 and fever.features["findings_share"] == 0.0
+    assert fever.features["dense_gap"] < 0.0 == pneumonia.features["dense_gap"]
+    assert fever.features["strength"] == 1.0
+    assert set(NOTE_FEATURES) <= set(fever.features)
 
 
 def test_shipped_ranker_loads_and_scores_every_system():

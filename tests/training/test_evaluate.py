@@ -1,14 +1,22 @@
 import pytest
 
-from codesets.usage import CodedNote
+from codesets.usage import CodedNote, Usage
 from medcode.types import Candidate, Mention
 from nlp.ranking import CodeCandidates
-from training.evaluate import average_precision, codiesp_form, ranked_codes, score
+from training.evaluate import (
+    PCS_PREFIX_FLOOR,
+    average_precision,
+    codiesp_form,
+    ranked_codes,
+    ranked_scores,
+    score,
+    truncation_rates,
+)
 
 
-def _group(system, code):
+def _group(system, code, score=0.0):
     m = Mention(0, 1, "x", "finding")
-    return CodeCandidates(system, code, [Candidate(code, system, m, "exact", 1.0)])
+    return CodeCandidates(system, code, [Candidate(code, system, m, "exact", 1.0)], score=score)
 
 
 def test_average_precision_follows_codiesp():
@@ -25,8 +33,10 @@ def test_codiesp_form():
 
 
 def test_pcs_codes_enter_the_ranking_with_their_prefix_once():
-    groups = [_group("ICD-10-PCS", "BW20ZZZ"), _group("ICD-10-PCS", "BW201ZZ"), _group("ICD-10-CM", "I10")]
-    assert ranked_codes(groups, "ICD-10-PCS") == ["bw20zzz", "bw20", "bw201zz"]
+    groups = [_group("ICD-10-PCS", "BW20ZZZ", 0.8), _group("ICD-10-PCS", "BW201ZZ", 0.4),
+              _group("ICD-10-CM", "I10", 0.9)]
+    # full codes keep (1 - floor) of their score; the prefix gets floor x the family's summed score
+    assert ranked_codes(groups, "ICD-10-PCS") == ["bw20zzz", "bw201zz", "bw20"]
     assert ranked_codes(groups, "ICD-10-CM") == ["i10"]
 
 
@@ -34,19 +44,26 @@ def test_score_averages_over_documents_with_gold_of_that_system():
     notes = [CodedNote("1", "", frozenset({("ICD-10-CM", "I10")})),
              CodedNote("2", "", frozenset({("ICD-10-CM", "R509")})),
              CodedNote("3", "", frozenset({("ICD-10-PCS", "BW20")}))]
-    rankings = [[_group("ICD-10-CM", "I10")], [], [_group("ICD-10-PCS", "BW20ZZZ")]]
+    rankings = [[_group("ICD-10-CM", "I10", 0.5)], [], [_group("ICD-10-PCS", "BW20ZZZ", 0.5)]]
     cm = score(notes, rankings, "ICD-10-CM")
     assert (cm.map, cm.documents) == (0.5, 2)
     assert score(notes, rankings, "ICD-10-PCS").map == 0.5  # the prefix "bw20" enters at rank 2
 
 
-def test_prefix_comes_first_where_coders_mostly_wrote_it_alone():
-    from codesets.usage import Usage
-    from training.evaluate import truncation_rates
-
+def test_shorter_forms_come_first_where_coders_mostly_wrote_them():
     usage = Usage(counts={("ICD-10-PCS", "BW20"): 3, ("ICD-10-PCS", "BW20ZZZ"): 1, ("ICD-10-PCS", "BW03ZZZ"): 5,
-                          ("ICD-10-CM", "I10"): 9})
+                          ("ICD-10-CM", "I10"): 9, ("ICD-10-CM", "N18"): 3, ("ICD-10-CM", "N186"): 1})
     rates = truncation_rates(usage)
-    assert rates == {"BW20": 0.75, "BW03": 0.0}
-    groups = [_group("ICD-10-PCS", "BW20ZZZ"), _group("ICD-10-PCS", "BW03ZZZ")]
-    assert ranked_codes(groups, "ICD-10-PCS", rates) == ["bw20", "bw20zzz", "bw03zzz", "bw03"]
+    assert rates["ICD-10-PCS"] == {"BW20": 0.75, "BW03": 0.0}
+    assert rates["ICD-10-CM"] == {"I10": 1.0, "N18": 0.75, "N186": 1.0}
+    groups = [_group("ICD-10-PCS", "BW20ZZZ", 0.6), _group("ICD-10-PCS", "BW03ZZZ", 0.5)]
+    # bw20: 0.75 x 0.6 = 0.45 beats bw20zzz's 0.25 x 0.6; bw03zzz 0.5 x 0.9; bw03 at the floor, 0.1 x 0.5
+    assert ranked_codes(groups, "ICD-10-PCS", rates["ICD-10-PCS"]) == ["bw03zzz", "bw20", "bw20zzz", "bw03"]
+    assert PCS_PREFIX_FLOOR == 0.1
+    cm = [_group("ICD-10-CM", "N18.9", 0.8), _group("ICD-10-CM", "I10", 0.5)]
+    assert ranked_codes(cm, "ICD-10-CM", rates["ICD-10-CM"]) == ["n18", "i10", "n18.9"]
+
+
+def test_ranked_scores_sort_each_note():
+    out = ranked_scores(2, [0, 1, 0], ["A", "B", "C"], [0.1, 0.5, 0.9], "ICD-10-CM")
+    assert [[r.code for r in note] for note in out] == [["C", "A"], ["B"]]

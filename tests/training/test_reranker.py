@@ -1,0 +1,93 @@
+"""The reranker on real feature rows: the engine's candidates for a few CodiEsp train notes."""
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from codesets.usage import read_codiesp
+from medcode.settings import RerankSettings
+from nlp.ranking import FEATURES, Ranker
+from training import reranker
+from training.reranker import Rows, group_sizes
+from training.tune import as_rows, candidate_rows, discounted, fit_ranker, label
+
+TINY = RerankSettings(max_trees=30, early_stopping=10, min_child_samples=3, num_leaves=7, learning_rate=0.2)
+
+
+@pytest.fixture(scope="module")
+def rows(coder, settings):
+    notes = read_codiesp(settings.corpus_dir / "train", split="train")[:8]
+    raw = candidate_rows(coder, [n.text for n in notes], [(lambda g, n=n: label(g, n)) for n in notes],
+                         notes=list(range(len(notes))))
+    return as_rows(raw)
+
+
+def _ap(scores, y):
+    order = np.argsort(-scores, kind="stable")
+    hits = np.cumsum(y[order])
+    return float(np.sum(y[order] * hits / np.arange(1, len(y) + 1)) / max(y.sum(), 1))
+
+
+def test_rows_group_notes_and_carry_labels(rows):
+    cm = rows["ICD-10-CM"]
+    assert cm.x.shape == (len(cm), len(FEATURES))
+    assert 0 < cm.y.sum() < len(cm)
+    assert sum(group_sizes(cm.note)) == len(cm)
+    assert list(cm.note) == sorted(cm.note)  # a note's rows are contiguous
+    both = cm + cm
+    assert len(group_sizes(both.note)) == 2 * len(group_sizes(cm.note))
+
+
+@pytest.mark.parametrize("objective", ["lambdarank", "binary"])
+def test_fit_ranks_assigned_codes_high_then_saves_and_reloads(rows, tmp_path, objective):
+    opts = TINY.model_copy(update={"objective": objective})
+    cm = rows["ICD-10-CM"]
+    fitted = reranker.fit(cm, cm, opts)
+    assert 1 <= fitted.trees <= opts.max_trees
+    scores = fitted.booster.predict(cm.x)
+    assert _ap(scores, cm.y) > 2 * cm.y.mean()  # far better than a random order
+    ranker = Ranker({"ICD-10-CM": fitted.booster}, fallback={}, fallback_bias=0.0, card={"objective": objective},
+                    calibration={"ICD-10-CM": ([0.0, 1.0], [0.0, 0.5])})
+    ranker.save(tmp_path / "r", data="test")
+    again = Ranker.load(tmp_path / "r")
+    rows_as_dicts = [dict(zip(FEATURES, x, strict=True)) for x in cm.x[:20]]
+    assert again.score("ICD-10-CM", rows_as_dicts) == pytest.approx(ranker.score("ICD-10-CM", rows_as_dicts))
+    assert all(0.0 <= s <= 1.0 for s in again.score("ICD-10-CM", rows_as_dicts))
+    assert again.calibrate("ICD-10-CM", [0.5, 1.0]) == pytest.approx([0.25, 0.5])
+    assert again.card["objective"] == objective and again.card["data"] == "test"
+
+
+def test_fit_ranker_calibrates_on_dev(rows, settings):
+    settings = settings.model_copy(update={"rerank": TINY})
+    ranker, metrics, curves = fit_ranker(rows, rows, settings, console=Console(quiet=True))
+    for system in ("ICD-10-CM", "ICD-10-PCS"):
+        assert system in ranker.boosters and system in ranker.calibration
+        assert 0.0 <= metrics[system]["ece_crossfit"] <= 1.0
+        p, y = curves[system]
+        assert len(p) == len(y) == len(rows[system])
+        _, ys = ranker.calibration[system]
+        assert list(ys) == sorted(ys)
+
+
+def test_rows_cache_is_keyed_by_its_stamp(rows, tmp_path):
+    path = tmp_path / "rows.npz"
+    reranker.save_rows(path, rows, {"a": 1})
+    back = reranker.load_rows(path, {"a": 1})
+    assert back is not None and set(back) == set(rows)
+    assert np.array_equal(back["ICD-10-CM"].x, rows["ICD-10-CM"].x)
+    assert list(back["ICD-10-PCS"].code) == list(rows["ICD-10-PCS"].code)
+    assert reranker.load_rows(path, {"a": 2}) is None
+
+
+def test_discount_follows_the_engine():
+    r = Rows.build([[0.0] * len(FEATURES)] * 3, [1, 0, 0], [0, 0, 0], [1, 1, 1], ["BW20ZZZ", "BW201ZZ", "0FT44ZZ"])
+    out = discounted(np.array([0.9, 0.8, 0.5]), r, "ICD-10-PCS", 0.3)
+    assert out == pytest.approx([0.9, 0.24, 0.5])
+
+
+def test_newest_ranker_is_found_by_version(tmp_path):
+    assert Ranker.newest(tmp_path) is None
+    for name in ("20250101-000000", "20260101-000000"):
+        Ranker.hand_set().save(tmp_path / "models" / "ranker" / name)
+    (tmp_path / "models" / "ranker" / "20270101-000000").mkdir()  # unfinished: no card
+    assert Ranker.newest(tmp_path).name == "20260101-000000"

@@ -1,0 +1,142 @@
+"""The learned reranker: gradient-boosted trees over the candidate features, one model per system.
+
+Trained on out-of-fold candidate rows of CodiEsp train (and a site's coder decisions), grouped by
+note, with a ranking objective (lambdarank by default: it orders each note's candidates, which is
+what MAP scores), early-stopped on CodiEsp dev. Candidates a coder would not assign sink to the
+bottom of a note's list and, once calibrated, below the engine's `min_score`: that is how the
+ranker learns which candidates to drop.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medcode.settings import RerankSettings
+from nlp.ranking import FEATURES
+
+#: What the candidate-row caches are keyed on besides their own inputs: change it when the way rows
+#: are built changes.
+ROWS_VERSION = 2
+
+
+@dataclass
+class Rows:
+    """One system's candidate rows: features, label (a coder assigned the code), note, weight, code."""
+
+    x: np.ndarray
+    y: np.ndarray
+    note: np.ndarray
+    weight: np.ndarray
+    code: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Rows:
+        return cls(np.zeros((0, len(FEATURES))), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0),
+                   np.zeros(0, dtype="<U8"))
+
+    @classmethod
+    def build(cls, x: list[list[float]], y: list[float], note: list[int], weight: list[float],
+              code: list[str]) -> Rows:
+        return cls(np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES)), np.asarray(y, dtype=np.float64),
+                   np.asarray(note, dtype=np.int64), np.asarray(weight, dtype=np.float64),
+                   np.asarray(code, dtype="<U8"))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __add__(self, other: Rows) -> Rows:
+        """Both row sets; `other`'s notes renumbered after ours so groups never merge."""
+        shift = int(self.note.max()) + 1 if len(self) else 0
+        return Rows(np.vstack([self.x, other.x]), np.concatenate([self.y, other.y]),
+                    np.concatenate([self.note, other.note + shift]), np.concatenate([self.weight, other.weight]),
+                    np.concatenate([self.code, other.code]))
+
+
+def group_sizes(note: np.ndarray) -> list[int]:
+    """Sizes of the runs of equal note ids (a note's rows are contiguous)."""
+    if len(note) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(note)) + 1
+    return np.diff(np.concatenate([[0], cuts, [len(note)]])).tolist()
+
+
+def save_rows(path: Path, rows: dict[str, Rows], stamp: dict[str, Any]) -> None:
+    """Cache candidate rows (`.npz`) with the stamp of what they were built from."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"stamp": np.array(json.dumps(stamp, sort_keys=True))}
+    for system, r in rows.items():
+        for name in ("x", "y", "note", "weight", "code"):
+            arrays[f"{system}|{name}"] = getattr(r, name)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_rows(path: Path, stamp: dict[str, Any]) -> dict[str, Rows] | None:
+    """The cached rows at `path` if they were built from `stamp`, else None."""
+    if not path.exists():
+        return None
+    with np.load(path) as data:
+        if str(data["stamp"]) != json.dumps(stamp, sort_keys=True):
+            return None
+        systems = sorted({k.split("|")[0] for k in data.files if "|" in k})
+        return {s: Rows(*(data[f"{s}|{n}"] for n in ("x", "y", "note", "weight", "code"))) for s in systems}
+
+
+def booster_params(settings: RerankSettings) -> dict[str, Any]:
+    """LightGBM parameters: fixed seed and threads, so a refit gives the same model."""
+    params: dict[str, Any] = {
+        "objective": settings.objective, "learning_rate": settings.learning_rate, "num_leaves": settings.num_leaves,
+        "min_child_samples": settings.min_child_samples, "seed": 0, "deterministic": True, "force_row_wise": True,
+        "num_threads": 2, "verbose": -1,
+    }
+    if settings.objective == "binary":
+        params["metric"] = "binary_logloss"
+    else:
+        # MAP over each note's first 20 candidates: the ranks CodiEsp's MAP mostly turns on.
+        params.update(metric="map", eval_at=[20])
+    return params
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted booster and how it was stopped."""
+
+    booster: Any
+    trees: int
+    dev_metric: float | None
+    params: dict[str, Any]
+
+
+def fit(train: Rows, dev: Rows | None, settings: RerankSettings) -> Fit:
+    """Fit one system's booster on `train`, early-stopped on `dev` when given (else `max_trees`)."""
+    import lightgbm as lgb
+
+    if len(train) == 0 or train.y.min() == train.y.max():
+        raise ValueError("the reranker needs candidates both assigned and not assigned by coders")
+    params = booster_params(settings)
+    ranking = settings.objective != "binary"
+
+    def dataset(r: Rows, reference: Any = None) -> Any:
+        return lgb.Dataset(r.x, r.y, weight=r.weight, group=group_sizes(r.note) if ranking else None,
+                           feature_name=list(FEATURES), reference=reference, free_raw_data=False)
+
+    train_set = dataset(train)
+    if dev is not None and len(dev) and dev.y.max() > 0:
+        dev_set = dataset(dev, train_set)
+        booster = lgb.train(params, train_set, settings.max_trees, valid_sets=[dev_set], valid_names=["dev"],
+                            callbacks=[lgb.early_stopping(settings.early_stopping, verbose=False)])
+        trees = booster.best_iteration or settings.max_trees
+        best = booster.best_score.get("dev", {})
+        metric = float(next(iter(best.values()))) if best else None
+        # Keep only the trees early stopping chose: the saved model is what was measured.
+        booster = lgb.train(params, train_set, trees)
+    else:
+        booster = lgb.train(params, train_set, settings.max_trees)
+        trees, metric = settings.max_trees, None
+    return Fit(booster, trees, metric, params)
