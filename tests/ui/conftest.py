@@ -73,6 +73,15 @@ class Server:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def has_alternatives(self, system: str, code: str) -> bool:
+        """Whether the Change dialog has something to offer: a child, or a sibling under the parent."""
+        with self.client() as client:
+            found = client.get(f"/v1/codes/{system}/{code}").json()
+            if found["children"]:
+                return True
+            parent = found["parents"][-1]["code"] if found["parents"] else None
+            return bool(parent) and len(client.get(f"/v1/codes/{system}/{parent}").json()["children"]) > 1
+
     def encounter(self, encounter_id: str) -> dict:
         """The encounter as the API holds it now."""
         with self.client() as client:
