@@ -106,6 +106,10 @@ class FinalCode(BaseModel):
     decided_at: datetime
 
 
+#: Paging offsets past this are refused (422): the database drivers overflow on larger integers.
+MAX_OFFSET = 2**31 - 1
+
+
 class EncounterSummary(BaseModel):
     """One line of the worklist."""
 

@@ -20,6 +20,7 @@ from serving.schemas import (
     EncounterPublic,
     EncounterStatus,
     EncounterSummary,
+    MAX_OFFSET,
     FhirInput,
     SuggestRequest,
     Worklist,
@@ -71,7 +72,7 @@ async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], 
 def worklist(caller: CallerDep, session: SessionDep,
              status: Annotated[EncounterStatus | None, Query(description="Only this state.")] = None,
              limit: Annotated[int, Query(ge=1, le=500)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0) -> Worklist:
+             offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Worklist:
     """The worklist: encounters (newest first), e.g. `?status=pending`."""
     caller.require("read encounters")
     where = [Encounter.status == status] if status else []

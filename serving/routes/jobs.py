@@ -14,7 +14,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from serving import jobs
 from serving.deps import CallerDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
-from serving.schemas import JobCreate, JobPublic, JobResult, JobResults
+from serving.schemas import MAX_OFFSET, JobCreate, JobPublic, JobResult, JobResults
 from serving.store.models import Job, JobItem
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses=PROBLEM_RESPONSES)
@@ -77,7 +77,7 @@ def get_job(job_id: str, caller: CallerDep, session: SessionDep) -> JobPublic:
 
 @router.get("/{job_id}/results", response_model=JobResults, responses={404: {"description": "No such job"}})
 def job_results(job_id: str, caller: CallerDep, session: SessionDep,
-                offset: Annotated[int, Query(ge=0)] = 0,
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JobResults:
     """The job's notes in order, with their suggestions or their error (a page at a time)."""
     caller.require("run jobs")

@@ -88,6 +88,13 @@ def test_worklist_submit_and_frozen_codes(api, created):
     h = api.as_("coder")
     pending = api.client.get("/v1/encounters", params={"status": "pending"}, headers=h).json()
     assert created["id"] in {e["id"] for e in pending["items"]}
+    item = next(e for e in pending["items"] if e["id"] == created["id"])
+    assert item["patient"] == created["encounter"]["patient"]
+    assert item["suggestions"] == sum(s["assertion"] not in ("negated", "family") for s in created["suggestions"])
+    assert item["top_finding"] is None or item["top_finding"]["severity"] in ("error", "warning", "info")
+    # Found by the fuzzer: an offset past the drivers' integers was a 500.
+    r = api.client.get("/v1/encounters", params={"offset": 2**80}, headers=h)
+    assert r.status_code == 422 and r.json()["code"] == "E040"
     r = api.client.post(f"/v1/encounters/{created['id']}/submit", headers=h)
     assert r.status_code == 200 and r.json()["status"] == "submitted"
     frozen = r.json()["final_codes"]
