@@ -41,7 +41,10 @@ class RerankSettings(BaseModel):
 
     folds: int = Field(default=5, description="Out-of-fold folds over CodiEsp train.")
     objective: Literal["lambdarank", "rank_xendcg", "binary"] = "lambdarank"
-    max_trees: int = Field(default=1000, description="Upper bound; early stopping on dev picks the number.")
+    tune_on: Literal["train", "dev"] = Field(
+        default="train", description="train: the number of trees and the calibration come out of fold from CodiEsp "
+        "train, and dev only measures; dev: early-stopped and calibrated on dev.")
+    max_trees: int = Field(default=1000, description="Upper bound; early stopping picks the number.")
     early_stopping: int = Field(default=50, description="Stop after this many trees without a dev gain.")
     learning_rate: float = 0.05
     num_leaves: int = 31

@@ -289,16 +289,20 @@ class Ranker:
         booster = self.boosters.get(system)
         if booster is not None:
             matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            raw = booster.predict(matrix, num_threads=1)
-            # A ranking objective's raw score is a margin: squash it, monotonically, into (0, 1).
-            if self.objective != "binary":
-                raw = 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
-            return [float(v) for v in raw]
+            return [float(v) for v in self.squash(booster.predict(matrix, num_threads=1), self.objective)]
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)
             out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
         return out
+
+    @staticmethod
+    def squash(raw: np.ndarray, objective: str) -> np.ndarray:
+        """A booster's output as an ordering score in [0, 1]."""
+        # A ranking objective's raw score is a margin: squash it, monotonically, into (0, 1).
+        if objective == "binary":
+            return np.asarray(raw, dtype=np.float64)
+        return 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
 
     def calibrate(self, system: str, scores: list[float]) -> list[float]:
         """P(a coder accepts the code) for each score, by the system's calibration map (identity without one)."""

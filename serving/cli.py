@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -177,14 +178,26 @@ DecisionsOpt = Annotated[Optional[list[Path]], typer.Option(
     "--decisions", help="Coder decisions JSONL (the API's export) to learn from; repeatable.")]
 
 
+class TuneOn(str, Enum):
+    train = "train"
+    dev = "dev"
+
+
 @app.command()
-def tune(decisions: DecisionsOpt = None) -> None:
-    """Fit the reranker on CodiEsp train (out of fold), early-stopped and calibrated on dev; writes
+def tune(decisions: DecisionsOpt = None,
+         tune_on: Annotated[Optional[TuneOn], typer.Option(
+             "--tune-on", help="train (default): trees and calibration chosen out of fold on CodiEsp train, dev "
+             "only measured; dev: early-stopped and calibrated on dev.")] = None) -> None:
+    """Fit the reranker on CodiEsp train (out of fold) and its calibration, measure it on dev; writes
     data/models/ranker/<version>/ (the newest is loaded by default)."""
     from training.tune import tune_ranker
 
+    settings = get_settings()
+    if tune_on is not None:
+        rerank = settings.rerank.model_copy(update={"tune_on": tune_on.value})
+        settings = settings.model_copy(update={"rerank": rerank})
     try:
-        tuned = tune_ranker(get_settings(), decisions=tuple(decisions or ()), console=err)
+        tuned = tune_ranker(settings, decisions=tuple(decisions or ()), console=err)
     except MedcodeError as e:
         raise fail(e) from None
     print(json.dumps({"ranker": str(tuned.path), **tuned.metrics}, indent=2))

@@ -109,7 +109,8 @@ def _note_halves(notes: np.ndarray) -> np.ndarray:
     return (first % 2).astype(int)
 
 
-def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, bins: int = 15) -> Path:
+def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, bins: int = 15,
+                     title: str = "Reliability on CodiEsp dev") -> Path:
     """A reliability diagram (accepted share against predicted probability per bin), one curve per name."""
     import matplotlib
 
@@ -133,7 +134,7 @@ def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Pat
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title("Reliability, cross-fitted on dev")
+    ax.set_title(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -2,7 +2,7 @@
 
 Trained on out-of-fold candidate rows of CodiEsp train (and a site's coder decisions), grouped by
 note, with a ranking objective (lambdarank by default: it orders each note's candidates, which is
-what MAP scores), early-stopped on CodiEsp dev. Candidates a coder would not assign sink to the
+what MAP scores), early-stopped within train's folds (`cross_fit`) or on CodiEsp dev. Candidates a coder would not assign sink to the
 bottom of a note's list and, once calibrated, below the engine's `min_score`: that is how the
 ranker learns which candidates to drop.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from medcode.settings import RerankSettings
-from nlp.ranking import FEATURES
+from nlp.ranking import FEATURES, Ranker
 
 #: What the candidate-row caches are keyed on besides their own inputs: change it when the way rows
 #: are built changes.
@@ -113,8 +113,10 @@ class Fit:
     params: dict[str, Any]
 
 
-def fit(train: Rows, dev: Rows | None, settings: RerankSettings) -> Fit:
-    """Fit one system's booster on `train`, early-stopped on `dev` when given (else `max_trees`)."""
+def fit(train: Rows, dev: Rows | None, settings: RerankSettings, *, trees: int | None = None,
+        refit: bool = True) -> Fit:
+    """Fit one system's booster on `train`, early-stopped on `dev` when given (else `trees`, else
+    `max_trees`); `refit=False` keeps the trees grown past the best size (for scoring at other sizes)."""
     import lightgbm as lgb
 
     if len(train) == 0 or train.y.min() == train.y.max():
@@ -134,9 +136,51 @@ def fit(train: Rows, dev: Rows | None, settings: RerankSettings) -> Fit:
         trees = booster.best_iteration or settings.max_trees
         best = booster.best_score.get("dev", {})
         metric = float(next(iter(best.values()))) if best else None
-        # Keep only the trees early stopping chose: the saved model is what was measured.
-        booster = lgb.train(params, train_set, trees)
+        if refit:
+            # Keep only the trees early stopping chose: the saved model is what was measured.
+            booster = lgb.train(params, train_set, trees)
     else:
-        booster = lgb.train(params, train_set, settings.max_trees)
-        trees, metric = settings.max_trees, None
+        trees = trees or settings.max_trees
+        booster = lgb.train(params, train_set, trees)
+        metric = None
     return Fit(booster, trees, metric, params)
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """Trees chosen by early stopping within train's folds, and train's out-of-fold scores at that size."""
+
+    trees: int
+    fold_trees: list[int]
+    fold_metrics: list[float | None]
+    oof: np.ndarray
+
+
+def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
+    """Early-stop one booster per fold (fit on the other folds, stopped on this one), take the mean
+    best size, and score every row with the booster that did not see its note: dev stays unseen."""
+    fold_of = train.note % folds
+    fitted: list[tuple[np.ndarray, Fit]] = []
+    for k in range(folds):
+        held = fold_of == k
+        if not held.any() or train.y[held].max() <= 0 or train.y[~held].max() <= 0:
+            continue
+        fitted.append((held, fit(_subset(train, ~held), _subset(train, held), settings, refit=False)))
+    if not fitted:
+        raise ValueError("no fold of train has both assigned and unassigned candidates")
+    trees = max(1, round(float(np.mean([f.trees for _, f in fitted]))))
+    oof = np.zeros(len(train))
+    for held, f in fitted:
+        # Each fold's booster grew past its own best size; score it at the chosen one.
+        raw = f.booster.predict(train.x[held], num_iteration=min(trees, f.booster.current_iteration()))
+        oof[held] = Ranker.squash(raw, settings.objective)
+    if len(fitted) < folds:
+        seen = np.zeros(len(train), dtype=bool)
+        for held, _ in fitted:
+            seen |= held
+        oof[~seen] = np.nan
+    return CrossFit(trees, [f.trees for _, f in fitted], [f.dev_metric for _, f in fitted], oof)
+
+
+def _subset(rows: Rows, mask: np.ndarray) -> Rows:
+    return Rows(rows.x[mask], rows.y[mask], rows.note[mask], rows.weight[mask], rows.code[mask])

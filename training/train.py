@@ -2,8 +2,8 @@
 
 Steps, each timed: the baseline figures (base encoder, hand-set ranking) → the encoder fine-tune
 (`training.encoder.fine_tune`) → the index rebuild when the encoder changed → the reranker (out of
-fold on CodiEsp train, early-stopped on dev, plus coder decisions) → its calibration on dev → the
-evaluation report. Artefacts go to versioned, self-describing folders under data_dir/models/, and
+fold on CodiEsp train, plus coder decisions; its size and calibration chosen within train's folds,
+or on dev with `rerank.tune_on = "dev"`) → the evaluation report on dev. Artefacts go to versioned, self-describing folders under data_dir/models/, and
 the engine loads the newest by default.
 """
 
@@ -118,8 +118,8 @@ def train(settings: Settings, options: TrainOptions = TrainOptions(), *, console
         tuned = tune_ranker(settings, decisions=options.decisions, console=console,
                             train_limit=options.train_limit, dev_limit=options.dev_limit)
         result.ranker, result.metrics = tuned.path, tuned.metrics
-        ece = ", ".join(f"{s} {m['ece_crossfit']:.3f}" for s, m in tuned.metrics.items()
-                        if isinstance(m, dict) and "ece_crossfit" in m)
+        ece = ", ".join(f"{s} {m['ece_dev']:.3f}" for s, m in tuned.metrics.items()
+                        if isinstance(m, dict) and "ece_dev" in m)
         dev = tuned.metrics.get("dev_map", {})
         return (f"dev MAP (cached rows) D {dev.get('ICD-10-CM', 0):.3f}, P {dev.get('ICD-10-PCS', 0):.3f}; "
                 f"calibrated ECE {ece} -> {tuned.path}")

@@ -1,9 +1,11 @@
-"""Fit the reranker on CodiEsp train, out of fold, early-stopped and calibrated on dev.
+"""Fit the reranker on CodiEsp train, out of fold; tuned on train (or on dev), measured on dev.
 
 Usage rules mined from a note's own codes would make every feature look perfect, so train is cut
 into folds: each fold is ranked with usage and similar notes from the other folds only, and one
 booster per system is fitted on all the out-of-fold candidates (label: a coder assigned the code).
-Dev serves only for early stopping and calibration, as the issue allows. Rows are cached as `.npz`
+By default (`rerank.tune_on = "train"`) the number of trees is chosen by early stopping inside
+train's folds and the calibration is fitted on train's out-of-fold scores, so dev is never seen
+before it is measured; `tune_on = "dev"` early-stops and calibrates on dev instead. Rows are cached as `.npz`
 under data_dir/cache, keyed by the index, the features and the notes, so a refit skips the NLP.
 """
 
@@ -164,41 +166,59 @@ class Tuned:
 
 def fit_ranker(train: dict[str, Rows], dev: dict[str, Rows], settings: Settings, *,
                console: Console) -> tuple[Ranker, dict[str, Any], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Boosters per system (early-stopped on dev), calibrated on dev; also the metrics and the
-    cross-fitted (probability, label) pairs of dev for the reliability plot."""
+    """Boosters per system and their calibration, tuned as `settings.rerank.tune_on` says; also the
+    metrics and the held-out (probability, label) pairs of dev for the reliability plot."""
     opts = settings.rerank
-    boosters, metrics, curves, maps = {}, {}, {}, {}
+    boosters, metrics, maps, curves = {}, {}, {}, {}
     for system in SYSTEMS:
         if system not in train or train[system].y.max() <= 0:
             continue
         started = time.perf_counter()
-        fitted = reranker.fit(train[system], dev.get(system), opts)
+        discount = settings.ranking.sibling_discount.get(system, 1.0)
+        if opts.tune_on == "train":
+            crossed = reranker.cross_fit(train[system], opts, folds=opts.folds)
+            fitted = reranker.fit(train[system], None, opts, trees=crossed.trees)
+            seen = ~np.isnan(crossed.oof)
+            oof = discounted(np.nan_to_num(crossed.oof), train[system], system, discount)[seen]
+            curve = calibration.fit(oof, train[system].y[seen], method=opts.calibration)
+            metrics[system] = {"trees": crossed.trees, "fold_trees": crossed.fold_trees,
+                               "fold_metric": [round(m, 4) for m in crossed.fold_metrics if m is not None],
+                               "ece_train_oof": round(calibration.ece(curve(oof), train[system].y[seen],
+                                                                      bins=opts.ece_bins), 4)}
+        else:
+            fitted = reranker.fit(train[system], dev.get(system), opts)
+            metrics[system] = {"trees": fitted.trees, "dev_metric": fitted.dev_metric}
+            curve = None
         boosters[system] = fitted.booster
-        metrics[system] = {"trees": fitted.trees, "dev_metric": fitted.dev_metric,
-                           "train_rows": len(train[system]), "train_positives": int(train[system].y.sum()),
-                           "seconds": round(time.perf_counter() - started, 1)}
-    ranker = Ranker(boosters, fallback=Ranker.hand_set().fallback, fallback_bias=Ranker.hand_set().fallback_bias,
-                    card={"objective": opts.objective})
-    for system in boosters:
+        metrics[system].update(train_rows=len(train[system]), train_positives=int(train[system].y.sum()),
+                               seconds=round(time.perf_counter() - started, 1), calibration=opts.calibration)
+        one = Ranker({system: fitted.booster}, fallback={}, fallback_bias=0.0, card={"objective": opts.objective})
         rows = dev.get(system)
         if rows is None or len(rows) == 0 or rows.y.max() <= 0:
+            if curve is not None:
+                maps[system] = (list(curve.x), list(curve.y))
             continue
-        raw = np.asarray(ranker.score(system, [dict(zip(FEATURES, r, strict=True)) for r in rows.x]))
-        final = discounted(raw, rows, system, settings.ranking.sibling_discount.get(system, 1.0))
-        report, crossed = calibration.fit_and_measure(final, rows.y, rows.note, method=opts.calibration,
-                                                      bins=opts.ece_bins)
-        maps[system] = (list(report.calibration.x), list(report.calibration.y))
-        curves[system] = (crossed, rows.y)
+        raw = np.asarray(one.score(system, [dict(zip(FEATURES, r, strict=True)) for r in rows.x]))
+        final = discounted(raw, rows, system, discount)
+        if curve is None:
+            report, held = calibration.fit_and_measure(final, rows.y, rows.note, method=opts.calibration,
+                                                       bins=opts.ece_bins)
+            curve, where = report.calibration, "cross-fitted on dev"
+        else:
+            held, where = curve(final), "fitted on train, measured on dev"
+        maps[system] = (list(curve.x), list(curve.y))
+        curves[system] = (held, rows.y)
         # Most candidates are near-certain rejections, which flatters ECE: also measure it where a
         # coder looks, each note's first 10.
         top = top_of_note(final, rows.note, 10)
-        metrics[system].update(ece_crossfit=round(report.ece_crossfit, 4), ece_uncalibrated=round(report.ece_raw, 4),
-                               ece_crossfit_top10=round(calibration.ece(crossed[top], rows.y[top], bins=opts.ece_bins),
-                                                        4),
-                               dev_rows=report.rows, dev_positives=report.positives,
-                               calibration=opts.calibration)
-        console.print(f"{system}: {metrics[system]['trees']} trees, calibrated ECE {report.ece_crossfit:.4f} "
-                      f"(cross-fitted on dev)")
+        metrics[system].update(ece_dev=round(calibration.ece(held, rows.y, bins=opts.ece_bins), 4),
+                               ece_dev_top10=round(calibration.ece(held[top], rows.y[top], bins=opts.ece_bins), 4),
+                               ece_uncalibrated=round(calibration.ece(final, rows.y, bins=opts.ece_bins), 4),
+                               calibration_measured=where, dev_rows=len(rows), dev_positives=int(rows.y.sum()))
+        console.print(f"{system}: {metrics[system]['trees']} trees, calibrated ECE on dev "
+                      f"{metrics[system]['ece_dev']:.4f} ({where})")
+    ranker = Ranker(boosters, fallback=Ranker.hand_set().fallback, fallback_bias=Ranker.hand_set().fallback_bias,
+                    card={"objective": opts.objective})
     ranker.calibration = maps
     return ranker, metrics, curves
 
@@ -259,12 +279,16 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
             train[system] = train[system] + rows if system in train else rows
     ranker, metrics, curves = fit_ranker(train, dev, settings, console=console)
     folder = version_folder(settings.data_dir / "models" / "ranker")
+    title = ("Reliability on dev (calibrated on train, out of fold)" if opts.tune_on == "train"
+             else "Reliability on dev (cross-fitted)")
     plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
-                                        bins=opts.ece_bins) if curves else None
+                                        bins=opts.ece_bins, title=title) if curves else None
     rates = truncation_rates(coder.index.usage)
     metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
-                early_stopping_and_calibration=f"CodiEsp dev, {len(dev_notes)} notes",
+                early_stopping_and_calibration=(f"CodiEsp train, {opts.folds}-fold cross-validation"
+                                                if opts.tune_on == "train" else f"CodiEsp dev, {len(dev_notes)} notes"),
+                measured_on=f"CodiEsp dev, {len(dev_notes)} notes",
                 params=reranker.booster_params(opts), metrics=metrics,
                 index=coder.index.manifest.get("codesets"), encoder=coder.index.manifest["encoder"],
                 sibling_discount=settings.ranking.sibling_discount)

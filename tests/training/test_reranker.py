@@ -58,15 +58,47 @@ def test_fit_ranks_assigned_codes_high_then_saves_and_reloads(rows, tmp_path, ob
 
 
 def test_fit_ranker_calibrates_on_dev(rows, settings):
-    settings = settings.model_copy(update={"rerank": TINY})
+    settings = settings.model_copy(update={"rerank": TINY.model_copy(update={"tune_on": "dev"})})
     ranker, metrics, curves = fit_ranker(rows, rows, settings, console=Console(quiet=True))
     for system in ("ICD-10-CM", "ICD-10-PCS"):
         assert system in ranker.boosters and system in ranker.calibration
-        assert 0.0 <= metrics[system]["ece_crossfit"] <= 1.0
+        assert 0.0 <= metrics[system]["ece_dev"] <= 1.0
         p, y = curves[system]
         assert len(p) == len(y) == len(rows[system])
         _, ys = ranker.calibration[system]
         assert list(ys) == sorted(ys)
+
+
+def _shuffled_labels(rows: dict[str, Rows]) -> dict[str, Rows]:
+    rng = np.random.default_rng(0)
+    return {s: Rows(r.x, rng.permutation(r.y), r.note, r.weight, r.code) for s, r in rows.items()}
+
+
+def test_tuned_on_train_never_looks_at_dev(rows, settings):
+    settings = settings.model_copy(update={"rerank": TINY.model_copy(update={"tune_on": "train", "folds": 4})})
+    quiet = Console(quiet=True)
+    one, metrics, curves = fit_ranker(rows, rows, settings, console=quiet)
+    other, _, _ = fit_ranker(rows, _shuffled_labels(rows), settings, console=quiet)
+    for system in ("ICD-10-CM", "ICD-10-PCS"):
+        x = [dict(zip(FEATURES, r, strict=True)) for r in rows[system].x[:50]]
+        assert one.score(system, x) == other.score(system, x)
+        assert one.calibration[system] == other.calibration[system]
+        assert 1 <= metrics[system]["trees"] <= TINY.max_trees and len(metrics[system]["fold_trees"]) >= 2
+        assert 0.0 <= metrics[system]["ece_dev"] <= 1.0
+        p, y = curves[system]
+        assert len(p) == len(y) == len(rows[system])
+
+
+def test_cross_fit_scores_each_note_with_a_booster_that_did_not_see_it(rows):
+    cm = rows["ICD-10-CM"]
+    crossed = reranker.cross_fit(cm, TINY, folds=4)
+    assert crossed.oof.shape == (len(cm),)
+    assert crossed.trees == round(float(np.mean(crossed.fold_trees)))
+    seen = ~np.isnan(crossed.oof)
+    assert seen.sum() > len(cm) // 2
+    assert np.all((crossed.oof[seen] >= 0) & (crossed.oof[seen] <= 1))
+    # Out of fold still orders coders' codes first on notes it never saw.
+    assert _ap(crossed.oof[seen], cm.y[seen]) > 2 * cm.y[seen].mean()
 
 
 def test_rows_cache_is_keyed_by_its_stamp(rows, tmp_path):
