@@ -1,4 +1,4 @@
-"""Load benchmark of the HTTP API: `POST /v1/suggest` on a ~260-word note from 4 concurrent clients.
+"""Load benchmark of the HTTP API: `POST /v1/suggest` on ~260-word notes from 4 concurrent clients.
 
 Starts the service (`uvicorn serving.app:app_from_env`) over the built index and a throwaway SQLite
 store, measures start-up to ready, then prints latency percentiles and errors over N requests.
@@ -25,16 +25,16 @@ from medcode.settings import get_settings
 REPO = Path(__file__).resolve().parent.parent
 
 
-def bench_note(words: int = 260) -> tuple[str, str]:
-    """The CodiEsp dev note closest to `words` words (real clinical text), else the bundled example."""
+def bench_notes(words: int = 260, count: int = 50) -> tuple[list[str], str]:
+    """The `count` CodiEsp dev notes closest to `words` words (real clinical text, sent in turn, so no
+    request repeats the one before it), else the bundled example."""
     from codesets.usage import read_codiesp
 
     dev = get_settings().corpus_dir / "dev"
     if dev.exists():
-        notes = read_codiesp(dev, split="dev")
-        best = min(notes, key=lambda n: (abs(len(n.text.split()) - words), n.id))
-        return best.text, f"CodiEsp dev {best.id}"
-    return (REPO / "examples" / "note.txt").read_text(encoding="utf-8"), "examples/note.txt"
+        notes = sorted(read_codiesp(dev, split="dev"), key=lambda n: (abs(len(n.text.split()) - words), n.id))[:count]
+        return [n.text for n in notes], f"{len(notes)} CodiEsp dev notes closest to {words} words"
+    return [(REPO / "examples" / "note.txt").read_text(encoding="utf-8")], "examples/note.txt"
 
 
 def start_server(port: int, store: Path) -> tuple[subprocess.Popen, str, float]:
@@ -58,13 +58,13 @@ def start_server(port: int, store: Path) -> tuple[subprocess.Popen, str, float]:
         time.sleep(0.1)
 
 
-def run(base: str, key: str, note: str, *, requests: int, clients: int) -> dict[str, float]:
+def run(base: str, key: str, notes: list[str], *, requests: int, clients: int) -> dict[str, float]:
     """Send `requests` suggest calls from `clients` threads; latency percentiles in ms and the error count."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     counter = iter(range(requests))
-    body = json.dumps({"text": note}).encode()
+    bodies = [json.dumps({"text": note}).encode() for note in notes]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def client() -> None:
@@ -72,8 +72,10 @@ def run(base: str, key: str, note: str, *, requests: int, clients: int) -> dict[
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             while True:
                 with lock:
-                    if next(counter, None) is None:
+                    n = next(counter, None)
+                    if n is None:
                         return
+                body = bodies[n % len(bodies)]
                 t = time.perf_counter()
                 try:
                     ok = http.post("/v1/suggest", content=body).status_code == 200
@@ -113,8 +115,9 @@ def main() -> None:
     parser.add_argument("--url", help="Measure this running server instead of starting one.")
     parser.add_argument("--key", help="API key for --url.")
     args = parser.parse_args()
-    note, source = bench_note()
-    report: dict[str, object] = {"note": source, "note_words": len(note.split()), "clients": args.clients}
+    notes, source = bench_notes()
+    report: dict[str, object] = {"notes": source, "mean_words": round(statistics.mean(len(n.split()) for n in notes)),
+                                 "clients": args.clients}
     proc = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.url:
@@ -126,8 +129,8 @@ def main() -> None:
             report["startup_to_ready_s"] = round(ready, 1)
             report["server_timings"] = httpx.get(base + "/readyz").json().get("timings")
         try:
-            run(base, key, note, requests=min(20, args.requests), clients=1)  # warm-up, not counted
-            report |= run(base, key, note, requests=args.requests, clients=args.clients)
+            run(base, key, notes, requests=min(20, args.requests), clients=1)  # warm-up, not counted
+            report |= run(base, key, notes, requests=args.requests, clients=args.clients)
         finally:
             if proc is not None:
                 proc.terminate()
