@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,11 @@ def configured_encoder_path(settings: Settings) -> Path:
     return trained or base_encoder_path()
 
 
+def onnx_root(data_dir: Path) -> Path:
+    """Where ONNX exports of encoders are kept, one per encoder fingerprint (made on first use)."""
+    return data_dir / "onnx"
+
+
 def encoder_card(path: Path) -> dict[str, Any] | None:
     """The `card.json` of a trained encoder folder (data, date, releases, metrics), or None for the base one."""
     card = path / CARD
@@ -91,30 +97,58 @@ def encoder_card(path: Path) -> dict[str, Any] | None:
 class Encoder:
     """Embeds texts as L2-normalized float32 vectors; `name` and `fingerprint` stamp an index."""
 
-    def __init__(self, path: Path, *, batch_size: int = 256, max_seq_length: int = 64, threads: int = 0) -> None:
-        import torch
-        from sentence_transformers import SentenceTransformer
+    def __init__(self, path: Path, *, batch_size: int = 256, batch_tokens: int = 256, max_seq_length: int = 64,
+                 threads: int = 0, onnx_dir: Path | None = None) -> None:
+        """onnx_dir: where an ONNX export of the weights is kept (made on first use); the encoder then
+        runs on onnxruntime, else on torch. With an export already made, the torch model is not loaded
+        at all (importing sentence-transformers alone costs ~3 s of every start-up)."""
+        from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise on stderr
         hf_logging.set_verbosity_error()
-        if threads:
-            torch.set_num_threads(threads)
         self.path = path
         self.batch_size = batch_size
-        self.model: SentenceTransformer = SentenceTransformer(str(path), device="cpu")
-        self.model.max_seq_length = max_seq_length
-        # A float16 copy halves the folder; on a CPU it is computed in float32.
-        if next(self.model.parameters()).dtype != torch.float32:
-            self.model.float()
-        self.dim = int(self.model.get_embedding_dimension() or 0)
+        self.batch_tokens = batch_tokens
+        self.max_seq_length = max_seq_length
+        self.threads = threads
+        self._model: SentenceTransformer | None = None
+        # The tokenizer sentence-transformers would load from the folder, without loading the rest.
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.session: Any = None  # an onnxruntime.InferenceSession
+        if onnx_dir is not None:
+            self.session = self._onnx_session(onnx_dir, threads)
+        if self.session is None:
+            self.dim = int(self.model.get_embedding_dimension() or 0)
+        else:
+            self.dim = int(_pooling_config(path)["word_embedding_dimension"])
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, loaded on first use (torch runtime, ONNX export, training)."""
+        if self._model is None:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            model = SentenceTransformer(str(self.path), device="cpu")
+            model.max_seq_length = self.max_seq_length
+            # A float16 copy halves the folder; on a CPU it is computed in float32.
+            if next(model.parameters()).dtype != torch.float32:
+                model.float()
+            self._model = model
+        return self._model
 
     @classmethod
     def from_settings(cls, settings: Settings, *, batch_size: int | None = None) -> Encoder:
-        """The configured encoder with the configured batch size, length limit and threads."""
+        """The configured encoder with the configured batch size, length limit, threads and runtime."""
         path = configured_encoder_path(settings)
+        onnx_dir = onnx_root(settings.data_dir) if settings.index.runtime == "onnx" else None
         options: dict[str, Any] = {"batch_size": batch_size or settings.index.batch_size,
-                                   "max_seq_length": settings.index.max_seq_length, "threads": settings.threads}
+                                   "batch_tokens": settings.index.batch_tokens,
+                                   "max_seq_length": settings.index.max_seq_length, "threads": settings.threads,
+                                   "onnx_dir": onnx_dir}
         if settings.index.encoder or path == base_encoder_path():
             return cls(path, **options)
         from safetensors import SafetensorError
@@ -148,15 +182,121 @@ class Encoder:
                     h.update(fh.read(1 << 20))
         return h.hexdigest()[:16]
 
+    def batches(self, texts: list[str]) -> list[list[int]]:
+        """Positions of `texts` in encoder batches: by token count, each batch at most `batch_size` texts
+        and `batch_tokens` tokens once padded (a longer text goes alone).
+
+        A batch computes every text at its longest text's length: a note's clauses run from 3 to 60
+        tokens, so one batch of all of them spends most of its time on padding.
+        """
+        tokens = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+        lengths = [len(t) for t in tokens]
+        out: list[list[int]] = []
+        batch: list[int] = []
+        for i in sorted(range(len(texts)), key=lengths.__getitem__):
+            if batch and (len(batch) >= self.batch_size or lengths[i] * (len(batch) + 1) > self.batch_tokens):
+                out.append(batch)
+                batch = []
+            batch.append(i)
+        return [*out, batch] if batch else out
+
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         """Vectors for `texts`, one row each, unit length."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        out = self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        from tqdm import tqdm
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with tqdm(total=len(texts), desc="encoding", unit="text", disable=not progress) as bar:
+            for batch in self.batches(texts) if texts else []:
+                chunk = [texts[i] for i in batch]
+                if self.session is not None:
+                    out[batch] = self._onnx_encode(chunk)
+                else:
+                    out[batch] = self.model.encode(chunk, batch_size=len(batch), normalize_embeddings=True,
+                                                   convert_to_numpy=True, show_progress_bar=False)
+                bar.update(len(batch))
+        return out
+
+    def _onnx_session(self, onnx_dir: Path, threads: int) -> Any:
+        """An onnxruntime session of this encoder's transformer, exported once per fingerprint; None
+        (torch then) when the folder is not a plain transformer with mean pooling and normalization."""
+        if not _plain_mean_pooled(self.path):
+            log.warning("encoder %s has no ONNX path (not a transformer + mean pooling + normalize); running it "
+                        "on torch", self.name)
+            return None
+        try:
+            import onnxruntime
+        except ImportError:
+            log.warning("onnxruntime is not installed; running the encoder on torch")
+            return None
+        path = onnx_dir / f"encoder-{self.fingerprint()}.onnx"
+        if not path.is_file():
+            self._export_onnx(path)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Idle threads that spin would take the cores from spaCy, faiss and torch between batches.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _export_onnx(self, path: Path) -> None:
+        """Export the transformer's float32 graph to `path`."""
+        import torch
+
+        class Hidden(torch.nn.Module):  # the exporter wants positional inputs and one tensor out
+            def __init__(self, transformer: torch.nn.Module) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids).last_hidden_state
+
+        sample = self.tokenizer(["a short text", "a somewhat longer text than that"], padding=True,
+                                return_tensors="pt")
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # another process may be exporting too
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow in the model code
+            torch.onnx.export(Hidden(self.model[0].auto_model).eval(), tuple(sample[n] for n in names), str(tmp),
+                              input_names=names, output_names=["hidden"],
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names}, opset_version=17,
+                              dynamo=False)
+        tmp.rename(path)
+        log.info("exported encoder %s to %s", self.name, path)
+
+    def _onnx_encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of one batch on onnxruntime: mean of the token states, as sentence-transformers pools."""
+        feed = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
+                              return_tensors="np")
+        wanted = {i.name for i in self.session.get_inputs()}
+        hidden = self.session.run(None, {k: v.astype(np.int64) for k, v in feed.items() if k in wanted})[0]
+        mask = feed["attention_mask"][..., None].astype(np.float32)
+        mean = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        return mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
+
+
+def _pooling_config(path: Path) -> dict[str, Any]:
+    """The pooling module's config of a sentence-transformers folder ({} when it has none)."""
+    modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+    pooling = next((m for m in modules if m["type"].endswith(".Pooling")), None)
+    if pooling is None or not (path / pooling["path"] / "config.json").is_file():
+        return {}
+    config: dict[str, Any] = json.loads((path / pooling["path"] / "config.json").read_text(encoding="utf-8"))
+    return config
+
+
+def _plain_mean_pooled(path: Path) -> bool:
+    """True when the folder is a transformer, mean pooling and normalization, read from its files: the
+    shape `Encoder._onnx_encode` computes."""
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        pooling = _pooling_config(path)
+        tokenizer = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return False
+    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    inputs = tokenizer.get("model_input_names") or ["input_ids", "token_type_ids", "attention_mask"]
+    return (kinds == ["Transformer", "Pooling", "Normalize"] and modes == ["pooling_mode_mean_tokens"]
+            and "word_embedding_dimension" in pooling and "token_type_ids" in inputs)

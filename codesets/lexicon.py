@@ -110,6 +110,11 @@ class Hit:
     score: float  # 1.0 for exact; the IDF-weighted coverage otherwise
 
 
+#: Above this many candidate terms in one clause, coverage sums over a lexicon-wide array: cheaper
+#: than looking each candidate up in each word's postings.
+_DENSE_FROM = 5_000
+
+
 class Lexicon:
     """All terms of the loaded code sets, indexed for exact and coverage matching."""
 
@@ -140,14 +145,14 @@ class Lexicon:
 
     def exact(self, text: str, start: int = 0, end: int | None = None) -> list[Hit]:
         """Whole terms spelled out in text[start:end], longest first at each position."""
-        toks = [(w, s + start, e + start) for w, s, e in words(text[start:end])]
+        toks = words(text[start:end])
+        seq = [w for w, _, _ in toks]
         hits: list[Hit] = []
-        for i in range(len(toks)):
-            for n in range(min(self._longest, len(toks) - i), 0, -1):
-                key = tuple(w for w, _, _ in toks[i : i + n])
-                found = self._exact.get(key)
+        for i in range(len(seq)):
+            for n in range(min(self._longest, len(seq) - i), 0, -1):
+                found = self._exact.get(tuple(seq[i : i + n]))
                 if found:
-                    s, e = toks[i][1], toks[i + n - 1][2]
+                    s, e = toks[i][1] + start, toks[i + n - 1][2] + start
                     hits.extend(Hit(self.terms[j], s, e, "exact", 1.0) for j in found)
         return hits
 
@@ -164,13 +169,24 @@ class Lexicon:
             keys = [w for w in where if w in self._post_arrays]
             if not any(self.idf[w] >= min_idf for w in keys):
                 continue
-            ids = np.concatenate([self._post_arrays[w] for w in keys])
-            weights = np.concatenate([np.full(len(self._post_arrays[w]), self.idf[w]) for w in keys])
-            strong = np.concatenate([self._post_arrays[w] for w in keys if self.idf[w] >= min_idf])
-            # Only the terms these words touch: a few thousand, not the whole lexicon.
-            touched, inverse = np.unique(ids, return_inverse=True)
-            cov = np.bincount(inverse, weights=weights) / self._total[touched]
-            keep = (cov >= threshold) & np.isin(touched, strong)
+            # Only terms a strong word touches can be proposed: usually a few hundred.
+            strong = [self._post_arrays[w] for w in keys if self.idf[w] >= min_idf]
+            touched = strong[0] if len(strong) == 1 else np.unique(np.concatenate(strong))
+            # Each word's IDF added where its (sorted, duplicate-free) postings hold the term, in word
+            # order as a bincount over the touched terms would, so coverage is the same float.
+            if len(touched) > _DENSE_FROM:
+                every = np.zeros(len(self.terms))
+                for w in keys:
+                    every[self._post_arrays[w]] += self.idf[w]
+                weight = every[touched]
+            else:
+                weight = np.zeros(len(touched))
+                for w in keys:
+                    posting = self._post_arrays[w]
+                    at = np.minimum(np.searchsorted(posting, touched), len(posting) - 1)
+                    weight += np.where(posting[at] == touched, self.idf[w], 0.0)
+            cov = weight / self._total[touched]
+            keep = cov >= threshold
             cand, cand_cov = touched[keep], cov[keep]
             order = cand[np.lexsort((cand, -cand_cov))][:limit]
             cov_of = dict(zip(cand.tolist(), cand_cov.tolist(), strict=True))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from nlp.ranking import (
     group,
 )
 from nlp.resolve import Resolver
+from nlp.sections import section_lookup
 
 MAX_EVIDENCE = 5
 
@@ -55,12 +57,12 @@ def check_note(text: object, *, limit: int) -> str:
     return text
 
 
-def _mention(text: str, span: Span, start: int, end: int) -> Mention:
-    """A mention at text[start:end] (`text` is the doc's text: `Doc.text` rebuilds it on every call)."""
-    section = span._.section if Span.has_extension("section") else None
+def _mention(text: str, span: Span, start: int, end: int, section_of: Callable[[Span], str | None]) -> Mention:
+    """A mention at text[start:end] (`text` is the doc's text: `Doc.text` rebuilds it on every call;
+    `section_of` is the doc's `section_lookup`)."""
     assertion = getattr(span._, "assertion", None) or "present"
     return Mention(start, end, text[start:end], "procedure" if span.label_ == "procedure" else "finding",
-                   section, assertion, text[span.start_char : span.end_char].lower())
+                   section_of(span), assertion, text[span.start_char : span.end_char].lower())
 
 
 def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
@@ -134,11 +136,16 @@ class Coder:
         per_doc: list[list[Candidate]] = [[] for _ in docs]
         queries: list[tuple[int, Mention]] = []
         for i, (text, doc) in enumerate(zip(notes, docs, strict=True)):
+            section_of = section_lookup(doc)
             for span in doc.spans[SPAN_GROUP]:
+                made: dict[tuple[int, int], Mention] = {}  # a span's hits share their offsets: one Mention
                 for hit in span._.hits or ():
-                    per_doc[i].append(_hit_candidate(hit, _mention(text, span, hit.start, hit.end)))
+                    mention = made.get((hit.start, hit.end))
+                    if mention is None:
+                        mention = made[(hit.start, hit.end)] = _mention(text, span, hit.start, hit.end, section_of)
+                    per_doc[i].append(_hit_candidate(hit, mention))
             for span in doc.spans[CLAUSE_GROUP]:
-                queries.append((i, _mention(text, span, span.start_char, span.end_char)))
+                queries.append((i, _mention(text, span, span.start_char, span.end_char, section_of)))
         vectors = self.encoder.encode([m.text for _, m in queries])
         k = self.settings.ranking.dense_k
         for system in self.index.systems:
@@ -199,11 +206,11 @@ class Coder:
         policy = negated or self.settings.ranking.negated
         out: list[list[Suggestion]] = []
         for text, groups in zip(texts, self.rank(texts), strict=True):
-            chosen = [g for g in groups
+            chosen = (g for g in groups
                       if (systems is None or g.system in systems)
                       and g.score >= self.settings.ranking.min_score
-                      and (policy == "flag" or g.assertion not in NOT_PATIENT)]
-            out.append([self._suggestion(text, g, rank) for rank, g in enumerate(chosen[:top], start=1)])
+                      and (policy == "flag" or g.assertion not in NOT_PATIENT))
+            out.append([self._suggestion(text, g, rank) for rank, g in enumerate(islice(chosen, top), start=1)])
         return out
 
     def suggest(self, text: str, **options: object) -> list[Suggestion]:

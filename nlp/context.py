@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span
 
 from medcode.types import Assertion
 from nlp import load_resource
+from nlp.sections import section_lookup
 
 #: When several apply, the first wins.
 PRECEDENCE: tuple[Assertion, ...] = ("family", "negated", "hypothetical", "possible", "historical", "present")
@@ -320,7 +321,7 @@ class Context:
         if not groups:
             return doc
         by_sentence, sent_of = self.cues(doc)
-        has_sections = Span.has_extension("section") and "section_headers" in doc.spans
+        section_of = section_lookup(doc) if Span.has_extension("section") else None
         for group in groups:
             inside = group in self.cues_inside
             for span in doc.spans[group]:
@@ -330,7 +331,7 @@ class Context:
                     for cue in by_sentence.get(sentence, ())
                     if cue.reaches(span, inside=inside)
                 ]
-                section = span._.section if has_sections else None
+                section = section_of(span) if section_of else None
                 if section in self.section_assertions:
                     found.append((self.section_assertions[section], f"section:{section}"))
                 span._.assertion, span._.assertion_cue = _strongest(found)

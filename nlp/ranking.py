@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -70,9 +71,10 @@ class CodeCandidates:
 
     def evidence(self) -> list[Candidate]:
         """The candidates worth showing, strongest first: those near the best one's strength."""
-        ranked = sorted(self.candidates, key=lambda c: (-strength(c), c.mention.start, c.mention.end))
-        floor = EVIDENCE_FLOOR * strength(ranked[0]) if ranked else 0.0
-        return [c for c in ranked if strength(c) >= floor]
+        # Each strength computed once; the index keeps the sort stable, as sorting the candidates would.
+        ranked = sorted((-strength(c), c.mention.start, c.mention.end, i) for i, c in enumerate(self.candidates))
+        floor = -EVIDENCE_FLOOR * ranked[0][0] if ranked else 0.0
+        return [self.candidates[i] for minus, _, _, i in ranked if -minus >= floor]
 
     @property
     def assertion(self) -> Assertion:
@@ -82,8 +84,14 @@ class CodeCandidates:
         "chest pain" present.
         """
         order: tuple[Assertion, ...] = ("present", "possible", "historical", "hypothetical", "negated", "family")
-        seen = {c.mention.assertion for c in self.evidence()}
+        seen = self.evidence_assertions()
         return next((a for a in order if a in seen), "present")
+
+    def evidence_assertions(self) -> set[Assertion]:
+        """The assertions of `evidence()`, without sorting it."""
+        strengths = [strength(c) for c in self.candidates]
+        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
+        return {c.mention.assertion for c, s in zip(self.candidates, strengths, strict=True) if s >= floor}
 
 
 def group(candidates: Iterable[Candidate]) -> list[CodeCandidates]:
@@ -101,34 +109,38 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
               neighbors: dict[tuple[System, str], float] | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes."""
     near = neighbors or {}
-    best: dict[str, float] = defaultdict(float)
+    best: dict[str, float] = {}  # per channel
     usage_spans: set[tuple[int, int]] = set()
     spans: set[tuple[int, int]] = set()
-    dense_rank = 0.0
+    dense_rank = exact_description = 0.0
+    prior = usage.prior(group_.system, group_.code)
     for c in group_.candidates:
-        best[c.channel] = max(best[c.channel], c.similarity)
-        spans.add((c.mention.start, c.mention.end))
-        if c.channel == "exact" and c.features.get("description"):
-            best["exact_description"] = 1.0
-        if c.channel == "usage":
-            usage_spans.add((c.mention.start, c.mention.end))
-        if c.channel == "dense":
+        channel = c.channel
+        best[channel] = max(best.get(channel, 0.0), c.similarity)
+        span = (c.mention.start, c.mention.end)
+        spans.add(span)
+        if c.features:
+            prior = max(prior, c.features.get("prior", 0.0))
+        if channel == "exact" and c.features.get("description"):
+            exact_description = 1.0
+        elif channel == "usage":
+            usage_spans.add(span)
+        elif channel == "dense":
             dense_rank = max(dense_rank, 1.0 / c.features.get("rank", 1.0))
-    assertions = {c.mention.assertion for c in group_.evidence()}
+    assertions = group_.evidence_assertions()
     features = {
-        "exact": best["exact"],
-        "exact_description": best["exact_description"],
-        "fuzzy": best["fuzzy"],
-        "usage": best["usage"],
+        "exact": best.get("exact", 0.0),
+        "exact_description": exact_description,
+        "fuzzy": best.get("fuzzy", 0.0),
+        "usage": best.get("usage", 0.0),
         "usage_spans": math.log1p(len(usage_spans)),
-        "cooccurrence": best["cooccurrence"],
-        "dense": max(0.0, best["dense"] - 0.5),
+        "cooccurrence": best.get("cooccurrence", 0.0),
+        "dense": max(0.0, best.get("dense", 0.0) - 0.5),
         "dense_rank": dense_rank,
-        "prior": math.log(max(usage.prior(group_.system, group_.code),
-                              *(c.features.get("prior", 0.0) for c in group_.candidates))),
+        "prior": math.log(prior),
         "billable": float(billable),
         "prefix": float(prefix),
-        "channels": float(len({c.channel for c in group_.candidates})),
+        "channels": float(len(best)),
         "mentions": math.log1p(len(spans)),
         "negated_only": float(assertions <= {"negated"}),
         "family_only": float(assertions <= {"family"}),
@@ -177,26 +189,32 @@ def add_note_features(groups: list[CodeCandidates], text: str,
     for mine in per_system.values():
         top_dense = max(g.features["dense"] for g in mine)
         top_usage = max(g.features["usage"] for g in mine)
-        priors = np.sort(np.array([g.features["prior"] for g in mine]))
+        priors = sorted(g.features["prior"] for g in mine)
+        note_candidates = math.log1p(len(mine))
         for g in mine:
             spans = {(c.mention.start, c.mention.end): c.mention for c in g.candidates}.values()
-            sections = [m.section or "" for m in spans]
+            history = treatment = findings = procedures = 0
+            for m in spans:
+                section = m.section or ""
+                history += section in _HISTORY
+                treatment += section in _TREATMENT
+                findings += section in _FINDINGS
+                procedures += m.kind == "procedure"
             described = describe(g.system, g.code)
-            g.features.update({
+            features = {
                 "first_position": min(m.start for m in spans) / length,
-                "procedure_share": sum(m.kind == "procedure" for m in spans) / len(spans),
-                "note_candidates": math.log1p(len(mine)),
+                "procedure_share": procedures / len(spans),
+                "note_candidates": note_candidates,
                 "dense_gap": g.features["dense"] - top_dense,
                 "usage_gap": g.features["usage"] - top_usage,
-                "prior_percentile": float(np.searchsorted(priors, g.features["prior"])) / len(priors),
+                "prior_percentile": bisect_left(priors, g.features["prior"]) / len(priors),
                 "description_overlap": len(described & note_words) / len(described) if described else 0.0,
-                "history_share": sum(s in _HISTORY for s in sections) / len(sections),
-                "treatment_share": sum(s in _TREATMENT for s in sections) / len(sections),
-                "findings_share": sum(s in _FINDINGS for s in sections) / len(sections),
+                "history_share": history / len(spans),
+                "treatment_share": treatment / len(spans),
+                "findings_share": findings / len(spans),
                 "strength": max(strength(c) for c in g.candidates),
-            })
-            for name in NOTE_FEATURES:
-                g.features[name] = round(g.features[name], FEATURE_DECIMALS)
+            }
+            g.features.update((name, round(value, FEATURE_DECIMALS)) for name, value in features.items())
 
 
 #: The features `add_note_features` sets.

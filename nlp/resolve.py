@@ -7,7 +7,6 @@ their default billable descendant, prefixes to their most used full code; unknow
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
 from codesets.types import CodeSet
@@ -81,7 +80,8 @@ class Resolver:
                 flag = "prefix" if c.system == "ICD-10-PCS" else "header"
                 # The prior of what was proposed: coders wrote "BW20" 51 times in CodiEsp train.
                 prior = self.usage.prior(c.system, c.code)
-                c = dataclasses.replace(c, code=target, features={**c.features, flag: 1.0, "prior": prior})
+                c = Candidate(target, c.system, c.mention, c.channel, c.similarity, c.matched_text,
+                              {**c.features, flag: 1.0, "prior": prior})
             out.append(c)
         return out
 

@@ -6,7 +6,8 @@ punctuation on the same line ("... and SOB.  PMH: HTN").
 """
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
@@ -36,6 +37,20 @@ def _section_of(token: Token) -> str | None:
 
 def _span_section(span: Span) -> str | None:
     return _section_of(span.doc[span.start]) if len(span) else None
+
+
+def section_lookup(doc: Doc) -> Callable[[Span], str | None]:
+    """`span._.section` for the many spans of one doc: its headers read once (`_section_of` walks them
+    all, making a Span of each, on every call), then a binary search per span."""
+    headers = list(doc.spans[HEADERS_KEY]) if HEADERS_KEY in doc.spans else []
+    starts = [h.start for h in headers]  # in order: `Sections` writes them so
+    labels = [h.label_ for h in headers]
+
+    def section(span: Span) -> str | None:
+        k = bisect_right(starts, span.start) if len(span) else 0
+        return labels[k - 1] if k else None
+
+    return section
 
 
 @Language.factory(

@@ -58,3 +58,18 @@ def test_coverage_respects_the_threshold():
 def test_clauses_split_on_punctuation_and_conjunctions():
     text = "fever and chills; no cough"
     assert [text[s:e] for s, e in clauses(text)] == ["fever", "chills", " no cough"]
+
+
+def test_coverage_sums_alike_over_postings_and_over_the_whole_lexicon(monkeypatch):
+    from codesets import lexicon
+
+    lex = _lex()
+    text = "CT scan of the abdomen; acute cholecystitis; essential hypertension with edema"
+
+    def found(dense_from: int) -> list[tuple[str, int, int, float]]:
+        monkeypatch.setattr(lexicon, "_DENSE_FROM", dense_from)
+        return [(h.term.code, h.start, h.end, h.score) for h in lex.coverage(text, threshold=0.5)]
+
+    sparse = found(10**9)
+    assert sparse == found(0)
+    assert {"BW24ZZZ", "K810", "I10"} <= {code for code, *_ in sparse}

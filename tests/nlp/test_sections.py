@@ -76,3 +76,14 @@ def test_case_and_bullets(pipe: Language) -> None:
     doc = pipe("  * family HX:  father with MI\n2) Allergies: none")
     assert [s.label_ for s in doc.spans["sections"]] == ["family_history", "allergies"]
     assert doc.spans["sections"][0].text == "father with MI"
+
+
+def test_section_lookup_agrees_with_span_section(pipe: Language) -> None:
+    from nlp.sections import section_lookup
+
+    doc = pipe(NOTE)
+    section_of = section_lookup(doc)
+    spans = [doc[i : i + n] for i in range(len(doc)) for n in (0, 1, 3) if i + n <= len(doc)]
+    assert [section_of(s) for s in spans] == [s._.section for s in spans]
+    assert {section_of(s) for s in spans} >= {None, "family_history", "assessment_and_plan"}
+    assert section_lookup(pipe("No headers here."))(doc[0:1]) is None

@@ -1,0 +1,63 @@
+"""The encoder: texts batched by token count; onnxruntime on a cached export, giving torch's vectors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codesets.encoder import Encoder, base_encoder_path, onnx_root
+from medcode.settings import Settings
+
+TEXTS = ["fever", "acute on chronic systolic heart failure with reduced ejection fraction, NYHA class III",
+         "CT of the abdomen", "denies chest pain", "BP", "type 2 diabetes mellitus without complications",
+         "the patient was admitted for community-acquired pneumonia of the right lower lobe and sepsis"]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder(base_encoder_path(), batch_size=3, batch_tokens=40)
+
+
+def test_batches_cover_every_text_once_by_length_within_both_limits(encoder: Encoder) -> None:
+    batches = encoder.batches(TEXTS)
+    assert sorted(i for b in batches for i in b) == list(range(len(TEXTS)))
+    lengths = [len(t) for t in encoder.model.tokenizer(TEXTS)["input_ids"]]
+    order = [i for b in batches for i in b]
+    assert [lengths[i] for i in order] == sorted(lengths)
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 40
+    assert len(batches) > 2
+
+
+def test_encode_gives_the_vectors_of_one_plain_batch(encoder: Encoder) -> None:
+    vectors = encoder.encode(TEXTS)
+    plain = encoder.model.encode(TEXTS, batch_size=len(TEXTS), normalize_embeddings=True, convert_to_numpy=True)
+    assert vectors.shape == (len(TEXTS), encoder.dim) and vectors.dtype == np.float32
+    assert np.allclose(vectors, plain, atol=1e-5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert encoder.encode([]).shape == (0, encoder.dim)
+
+
+def test_onnx_runtime_is_the_default_and_gives_the_torch_vectors(settings: Settings) -> None:
+    onnx = Encoder.from_settings(settings)  # as the fixture index is built
+    assert onnx.session is not None
+    assert [p.name for p in onnx_root(settings.data_dir).glob("*.onnx")] == [f"encoder-{onnx.fingerprint()}.onnx"]
+    torch = Encoder.from_settings(settings.model_copy(update={"index": settings.index.model_copy(
+        update={"runtime": "torch"})}))
+    assert torch.session is None
+    assert np.allclose(onnx.encode(TEXTS), torch.encode(TEXTS), atol=1e-4)
+
+
+def test_onnx_export_is_kept_and_made_anew_for_a_changed_encoder(tmp_path: Path, monkeypatch) -> None:
+    first = Encoder(base_encoder_path(), onnx_dir=tmp_path)
+    (made,) = tmp_path.glob("*.onnx")
+    stamp = made.stat().st_mtime_ns
+    again = Encoder(base_encoder_path(), onnx_dir=tmp_path)
+    assert [p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")] == [stamp]  # loaded, not exported again
+    assert again._model is None  # nor the torch model loaded: the export is all it runs
+    assert np.array_equal(first.encode(TEXTS), again.encode(TEXTS))
+    monkeypatch.setattr(Encoder, "fingerprint", lambda self: "0123456789abcdef")
+    Encoder(base_encoder_path(), onnx_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([made.name, "encoder-0123456789abcdef.onnx"])
+    assert not list(tmp_path.glob("*.tmp"))
