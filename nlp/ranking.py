@@ -69,12 +69,19 @@ class CodeCandidates:
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
 
+    def _near_best(self) -> list[tuple[float, int]]:
+        """(strength, position) of the candidates near the best one's strength, in candidate order."""
+        strengths = [strength(c) for c in self.candidates]  # each computed once: notes have ~30k candidates
+        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
+        return [(s, i) for i, s in enumerate(strengths) if s >= floor]
+
     def evidence(self) -> list[Candidate]:
         """The candidates worth showing, strongest first: those near the best one's strength."""
-        # Each strength computed once; the index keeps the sort stable, as sorting the candidates would.
-        ranked = sorted((-strength(c), c.mention.start, c.mention.end, i) for i, c in enumerate(self.candidates))
-        floor = -EVIDENCE_FLOOR * ranked[0][0] if ranked else 0.0
-        return [self.candidates[i] for minus, _, _, i in ranked if -minus >= floor]
+        cands = self.candidates
+        # The position breaks ties, so the order is the one a stable sort of the candidates gives.
+        ranked = sorted(self._near_best(), key=lambda t: (-t[0], cands[t[1]].mention.start, cands[t[1]].mention.end,
+                                                          t[1]))
+        return [cands[i] for _, i in ranked]
 
     @property
     def assertion(self) -> Assertion:
@@ -89,9 +96,7 @@ class CodeCandidates:
 
     def evidence_assertions(self) -> set[Assertion]:
         """The assertions of `evidence()`, without sorting it."""
-        strengths = [strength(c) for c in self.candidates]
-        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
-        return {c.mention.assertion for c, s in zip(self.candidates, strengths, strict=True) if s >= floor}
+        return {self.candidates[i].mention.assertion for _, i in self._near_best()}
 
 
 def group(candidates: Iterable[Candidate]) -> list[CodeCandidates]:

@@ -80,8 +80,10 @@ class Resolver:
                 flag = "prefix" if c.system == "ICD-10-PCS" else "header"
                 # The prior of what was proposed: coders wrote "BW20" 51 times in CodiEsp train.
                 prior = self.usage.prior(c.system, c.code)
-                c = Candidate(target, c.system, c.mention, c.channel, c.similarity, c.matched_text,
-                              {**c.features, flag: 1.0, "prior": prior})
+                # Built anew rather than by dataclasses.replace, which costs more on this hot path.
+                c = Candidate(code=target, system=c.system, mention=c.mention, channel=c.channel,
+                              similarity=c.similarity, matched_text=c.matched_text,
+                              features={**c.features, flag: 1.0, "prior": prior})
             out.append(c)
         return out
 
