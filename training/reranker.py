@@ -169,16 +169,11 @@ def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
     if not fitted:
         raise ValueError("no fold of train has both assigned and unassigned candidates")
     trees = max(1, round(float(np.mean([f.trees for _, f in fitted]))))
-    oof = np.zeros(len(train))
+    oof = np.full(len(train), np.nan)  # NaN where a fold was skipped
     for held, f in fitted:
         # Each fold's booster grew past its own best size; score it at the chosen one.
         raw = f.booster.predict(train.x[held], num_iteration=min(trees, f.booster.current_iteration()))
         oof[held] = Ranker.squash(raw, settings.objective)
-    if len(fitted) < folds:
-        seen = np.zeros(len(train), dtype=bool)
-        for held, _ in fitted:
-            seen |= held
-        oof[~seen] = np.nan
     return CrossFit(trees, [f.trees for _, f in fitted], [f.dev_metric for _, f in fitted], oof)
 
 
