@@ -121,7 +121,7 @@ class Encoder:
         if self.session is None:
             self.dim = int(self.model.get_embedding_dimension() or 0)
         else:
-            self.dim = int(_pooling_config(path)["word_embedding_dimension"])
+            self.dim = _pooled_dimension(_pooling_config(path))
 
     @property
     def model(self) -> SentenceTransformer:
@@ -286,9 +286,15 @@ def _pooling_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def _pooled_dimension(config: dict[str, Any]) -> int:
+    """The vector size a pooling config states (sentence-transformers 6 and older names), 0 if none."""
+    return int(config.get("embedding_dimension") or config.get("word_embedding_dimension") or 0)
+
+
 def _plain_mean_pooled(path: Path) -> bool:
     """True when the folder is a transformer, mean pooling and normalization, read from its files: the
-    shape `Encoder._onnx_encode` computes."""
+    shape `Encoder._onnx_encode` computes. Both config formats count: sentence-transformers 6 writes
+    `pooling_mode: mean` (trained encoders), older folders `pooling_mode_mean_tokens: true` (the base)."""
     try:
         modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
         kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
@@ -296,7 +302,8 @@ def _plain_mean_pooled(path: Path) -> bool:
         tokenizer = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError):
         return False
-    modes = [k for k, v in pooling.items() if k.startswith("pooling_mode") and v]
+    flags = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v]
+    mean = pooling.get("pooling_mode") == "mean" if "pooling_mode" in pooling else flags == ["pooling_mode_mean_tokens"]
     inputs = tokenizer.get("model_input_names") or ["input_ids", "token_type_ids", "attention_mask"]
-    return (kinds == ["Transformer", "Pooling", "Normalize"] and modes == ["pooling_mode_mean_tokens"]
-            and "word_embedding_dimension" in pooling and "token_type_ids" in inputs)
+    return (kinds == ["Transformer", "Pooling", "Normalize"] and mean and _pooled_dimension(pooling) > 0
+            and "token_type_ids" in inputs)

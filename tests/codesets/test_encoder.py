@@ -61,3 +61,13 @@ def test_onnx_export_is_kept_and_made_anew_for_a_changed_encoder(tmp_path: Path,
     Encoder(base_encoder_path(), onnx_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted([made.name, "encoder-0123456789abcdef.onnx"])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_folder_saved_by_sentence_transformers_6_runs_on_onnx(encoder: Encoder, tmp_path: Path) -> None:
+    # Trained encoders are saved this way (`pooling_mode: mean`, `embedding_dimension`), unlike the base.
+    encoder.model.save(str(tmp_path / "saved"))
+    Encoder(tmp_path / "saved", onnx_dir=tmp_path / "onnx")  # exports it (loading the torch model)
+    saved = Encoder(tmp_path / "saved", onnx_dir=tmp_path / "onnx")
+    assert saved.session is not None and saved._model is None
+    assert saved.dim == encoder.dim
+    assert np.allclose(saved.encode(TEXTS), encoder.encode(TEXTS), atol=1e-4)
