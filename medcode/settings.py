@@ -37,7 +37,8 @@ class RankingSettings(BaseModel):
     negated: Literal["drop", "flag"] = "drop"
     dense_k: int = 8
     #: Each further code of one family (PCS 4-character prefix, CM category) has its score
-    #: multiplied by this once more: the second by d, the third by d², …
+    #: multiplied by this once more: the second by d, the third by d², … Checked out of fold on CodiEsp
+    #: train, not dev: PCS MAP 0.414 without (1.0), 0.432 from 0.6 down to 0.2, 0.431 at 0.1.
     sibling_discount: dict[str, float] = {"ICD-10-PCS": 0.3, "ICD-10-CM": 1.0}
     min_score: float = 0.02
 
