@@ -1,9 +1,10 @@
 """Calibration: turn ranker scores into the probability that a coder accepts the code.
 
-Fitted on CodiEsp dev (isotonic or Platt), stored as a monotone piecewise-linear map that the
-engine applies with `np.interp` (`nlp.ranking.Ranker.calibrate`). The expected calibration error
-is reported cross-fitted (fit on one half of dev's notes, measured on the other, and the reverse),
-so the figure is not measured on the data the map was fitted on.
+Fitted (isotonic or Platt) on CodiEsp train's out-of-fold scores, or on dev with `rerank.tune_on =
+"dev"`, stored as a monotone piecewise-linear map that the engine applies with `np.interp`
+(`nlp.ranking.Ranker.calibrate`). The expected calibration error is never measured on the rows the
+map was fitted on: on dev for a map fitted on train; cross-fitted (`fit_and_measure`: fit on one half
+of dev's notes, measured on the other, and the reverse) for a map fitted on dev.
 """
 
 from __future__ import annotations
