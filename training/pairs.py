@@ -24,7 +24,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from codesets.lexicon import STOPWORDS, clauses, term_words
+from codesets.lexicon import STOPWORDS, term_words
+from codesets.neighbors import clause_texts
 from codesets.types import Code, CodeSet, normalize_code
 from codesets.usage import CodedNote
 
@@ -173,21 +174,12 @@ def abbreviation_pairs(abbreviations: Mapping[str, str], descriptions: Iterable[
     return pairs
 
 
-def _clause_texts(text: str) -> list[str]:
-    out = []
-    for s, e in clauses(text):
-        piece = text[s:e].strip()
-        if len(piece) >= 3:
-            out.append(piece)
-    return out
-
-
 def _idf(notes: Sequence[CodedNote]) -> dict[str, float]:
     """Inverse clause frequency over the notes: "patient" and "left" say little, "cholecystectomy" much."""
     df: Counter[str] = Counter()
     n = 0
     for note in notes:
-        for clause in _clause_texts(note.text):
+        for clause in clause_texts(note.text):
             n += 1
             df.update(_content(clause))
     return {w: math.log((n + 1) / (k + 1)) + 1.0 for w, k in df.items()}
@@ -217,7 +209,7 @@ def codiesp_pairs(notes: Sequence[CodedNote], codesets: Mapping[str, CodeSet], *
     near = neighbours or (PcsNeighbours(codesets["ICD-10-PCS"]) if "ICD-10-PCS" in codesets else None)
     pairs: list[Pair] = []
     for note in notes:
-        pieces = [(c, _content(c)) for c in _clause_texts(note.text)]
+        pieces = [(c, _content(c)) for c in clause_texts(note.text)]
         gold = sorted(note.codes)
         pcs_gold = tuple(k for s, k in gold if s == "ICD-10-PCS")
         cm_gold = [k for s, k in gold if s == "ICD-10-CM"]
