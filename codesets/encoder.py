@@ -98,10 +98,14 @@ class Encoder:
     """Embeds texts as L2-normalized float32 vectors; `name` and `fingerprint` stamp an index."""
 
     def __init__(self, path: Path, *, batch_size: int = 256, batch_tokens: int = 256, max_seq_length: int = 64,
-                 threads: int = 0, onnx_dir: Path | None = None) -> None:
+                 threads: int = 0, onnx_dir: Path | None = None, int8: bool = False) -> None:
         """onnx_dir: where an ONNX export of the weights is kept (made on first use); the encoder then
         runs on onnxruntime, else on torch. With an export already made, the torch model is not loaded
-        at all (importing sentence-transformers alone costs ~3 s of every start-up)."""
+        at all (importing sentence-transformers alone costs ~3 s of every start-up).
+
+        int8: run an int8 copy of that export (weights quantised per channel, made once beside it): about
+        twice as fast on a CPU, vectors within ~0.99 cosine of float32. For note clauses searched against
+        an index embedded in float32; not for building the index. Needs onnx_dir."""
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -116,8 +120,10 @@ class Encoder:
         # The tokenizer sentence-transformers would load from the folder, without loading the rest.
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.session: Any = None  # an onnxruntime.InferenceSession
+        self.int8 = False
         if onnx_dir is not None:
-            self.session = self._onnx_session(onnx_dir, threads)
+            self.session = self._onnx_session(onnx_dir, threads, int8=int8)
+            self.int8 = int8 and self.session is not None
         if self.session is None:
             self.dim = int(self.model.get_embedding_dimension() or 0)
         else:
@@ -141,14 +147,15 @@ class Encoder:
         return self._model
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, batch_size: int | None = None) -> Encoder:
-        """The configured encoder with the configured batch size, length limit, threads and runtime."""
+    def from_settings(cls, settings: Settings, *, batch_size: int | None = None, notes: bool = False) -> Encoder:
+        """The configured encoder with the configured batch size, length limit, threads and runtime;
+        `notes`: the one that embeds note clauses (int8 when `index.note_int8` says so)."""
         path = configured_encoder_path(settings)
         onnx_dir = onnx_root(settings.data_dir) if settings.index.runtime == "onnx" else None
         options: dict[str, Any] = {"batch_size": batch_size or settings.index.batch_size,
                                    "batch_tokens": settings.index.batch_tokens,
                                    "max_seq_length": settings.index.max_seq_length, "threads": settings.threads,
-                                   "onnx_dir": onnx_dir}
+                                   "onnx_dir": onnx_dir, "int8": notes and settings.index.note_int8}
         if settings.index.encoder or path == base_encoder_path():
             return cls(path, **options)
         from safetensors import SafetensorError
@@ -216,9 +223,10 @@ class Encoder:
                 bar.update(len(batch))
         return out
 
-    def _onnx_session(self, onnx_dir: Path, threads: int) -> Any:
-        """An onnxruntime session of this encoder's transformer, exported once per fingerprint; None
-        (torch then) when the folder is not a plain transformer with mean pooling and normalization."""
+    def _onnx_session(self, onnx_dir: Path, threads: int, *, int8: bool = False) -> Any:
+        """An onnxruntime session of this encoder's transformer (or its int8 copy), exported once per
+        fingerprint; None (torch then) when the folder is not a plain transformer with mean pooling and
+        normalization."""
         if not _plain_mean_pooled(self.path):
             log.warning("encoder %s has no ONNX path (not a transformer + mean pooling + normalize); running it "
                         "on torch", self.name)
@@ -231,6 +239,8 @@ class Encoder:
         path = onnx_dir / f"encoder-{self.fingerprint()}.onnx"
         if not path.is_file():
             self._export_onnx(path)
+        if int8:
+            path = _int8_copy(path)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -274,6 +284,20 @@ class Encoder:
         mask = feed["attention_mask"][..., None].astype(np.float32)
         mean = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
         return mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
+
+
+def _int8_copy(path: Path) -> Path:
+    """The int8 copy of the float32 export at `path`, quantised once beside it (dynamic, per channel:
+    per-tensor scales put note clauses at only ~0.95 mean cosine to float32, per channel at ~0.99)."""
+    out = path.with_name(f"{path.stem}-int8.onnx")
+    if not out.is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")  # another process may be quantising too
+        quantize_dynamic(path, tmp, weight_type=QuantType.QInt8, per_channel=True)
+        tmp.rename(out)
+        log.info("quantised %s to int8", path.name)
+    return out
 
 
 def _pooling_config(path: Path) -> dict[str, Any]:

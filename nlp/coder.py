@@ -121,7 +121,7 @@ class Coder:
         codesets = {system: load_codeset(system) for system in index.systems
                     if system in ("ICD-10-CM", "ICD-10-PCS")}
         # Notes embed in smaller batches than code texts: their clauses vary more in length.
-        encoder = Encoder.from_settings(s, batch_size=64)
+        encoder = Encoder.from_settings(s, batch_size=64, notes=True)
         if encoder.fingerprint() != index.manifest["encoder"]["fingerprint"]:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()

@@ -42,7 +42,9 @@ def test_encode_gives_the_vectors_of_one_plain_batch(encoder: Encoder) -> None:
 def test_onnx_runtime_is_the_default_and_gives_the_torch_vectors(settings: Settings) -> None:
     onnx = Encoder.from_settings(settings)  # as the fixture index is built
     assert onnx.session is not None
-    assert [p.name for p in onnx_root(settings.data_dir).glob("*.onnx")] == [f"encoder-{onnx.fingerprint()}.onnx"]
+    made = {p.name for p in onnx_root(settings.data_dir).glob("*.onnx")}
+    # the int8 copy is there too once the engine has loaded (it embeds notes with it)
+    assert f"encoder-{onnx.fingerprint()}.onnx" in made <= {f"encoder-{onnx.fingerprint()}{s}.onnx" for s in ("", "-int8")}
     torch = Encoder.from_settings(settings.model_copy(update={"index": settings.index.model_copy(
         update={"runtime": "torch"})}))
     assert torch.session is None
@@ -71,3 +73,18 @@ def test_a_folder_saved_by_sentence_transformers_6_runs_on_onnx(encoder: Encoder
     assert saved.session is not None and saved._model is None
     assert saved.dim == encoder.dim
     assert np.allclose(saved.encode(TEXTS), encoder.encode(TEXTS), atol=1e-4)
+
+
+def test_int8_copy_is_made_once_and_stays_close_to_float32(tmp_path: Path) -> None:
+    full = Encoder(base_encoder_path(), onnx_dir=tmp_path)
+    small = Encoder(base_encoder_path(), onnx_dir=tmp_path, int8=True)
+    assert small.int8 and not full.int8 and small.fingerprint() == full.fingerprint()  # same index, same stamp
+    (copy,) = tmp_path.glob("*-int8.onnx")
+    assert copy.stat().st_size < (tmp_path / f"encoder-{full.fingerprint()}.onnx").stat().st_size / 3
+    stamp = copy.stat().st_mtime_ns
+    vectors = Encoder(base_encoder_path(), onnx_dir=tmp_path, int8=True).encode(TEXTS)
+    assert copy.stat().st_mtime_ns == stamp  # loaded again, not quantised again
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = (vectors * full.encode(TEXTS)).sum(axis=1)
+    assert cosines.min() > 0.9 and cosines.mean() > 0.97
+    assert not Encoder(base_encoder_path(), int8=True).int8  # torch runs float32
