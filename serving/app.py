@@ -25,7 +25,16 @@ from medcode.settings import Settings, get_settings
 from serving import problems
 from serving.deps import Services
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.routes import codes, encounters, exports, health, jobs, suggest, ui, validate
+from serving.routes import (
+    codes,
+    encounters,
+    exports,
+    health,
+    jobs,
+    suggest,
+    ui,
+    validate,
+)
 from serving.security import BodyLimitMiddleware, RateLimiter
 from serving.store.db import Store
 from serving.store.models import Decision
@@ -69,7 +78,8 @@ def _load(services: Services, coder: Any | None) -> None:
     """Load the coder and the search index (seconds); errors are kept for /readyz, never raised."""
     from serving.codesearch import CodeSearch
     from serving.jobs import JobWorker
-    from serving.runner import CoderRunner
+    from serving.pool import EnginePool, engine_count
+    from serving.runner import CoderRunner, Runner
 
     started = time.perf_counter()
     try:
@@ -77,18 +87,23 @@ def _load(services: Services, coder: Any | None) -> None:
         searches: list[CodeSearch] = []
         builder = threading.Thread(target=lambda: searches.append(_build_search(services)), daemon=True)
         builder.start()
-        if coder is None:
-            from nlp.coder import Coder
+        engines = engine_count(services.settings)
+        runner: Runner
+        if coder is None and engines > 1:
+            runner = EnginePool(services.settings, processes=engines)
+        else:
+            if coder is None:
+                from nlp.coder import Coder
 
-            coder = Coder.load(services.settings)
+                coder = Coder.load(services.settings)
+            runner = CoderRunner(coder, window_ms=services.settings.serving.batch_window_ms,
+                                 max_batch=services.settings.serving.max_batch)
+            runner.suggest("Warm-up: hypertension.")  # first-call costs (torch, spaCy) before the first request
         services.timings["coder_s"] = round(time.perf_counter() - started, 2)
         builder.join()
         if not searches:
             raise RuntimeError("the code search index failed to build")
         search = searches[0]
-        runner = CoderRunner(coder, window_ms=services.settings.serving.batch_window_ms,
-                             max_batch=services.settings.serving.max_batch)
-        runner.suggest("Warm-up: hypertension.")  # first-call costs (torch, spaCy) before the first request
         # The loaded index is ~1.6 M long-lived objects: left to the collector, each full collection walks
         # them all and stalls the request that set it off for ~0.5 s. Frozen, they are never walked again.
         gc.freeze()

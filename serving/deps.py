@@ -13,7 +13,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from serving.codesearch import CodeSearch
 from serving.metrics import Metrics
-from serving.runner import CoderRunner
+from serving.runner import Runner
 from serving.security import Caller, RateLimiter, authenticate
 from serving.store.db import Store
 
@@ -26,7 +26,7 @@ class Services:
     store: Store
     metrics: Metrics
     limiter: RateLimiter
-    runner: CoderRunner | None = None
+    runner: Runner | None = None
     search: CodeSearch | None = None
     worker: object | None = None
     load_error: str | None = None
@@ -65,13 +65,13 @@ def get_caller(services: ServicesDep,
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_runner(services: ServicesDep) -> CoderRunner:
+def get_runner(services: ServicesDep) -> Runner:
     if services.runner is None:
         raise MedcodeError(ErrorCode.NOT_READY)
     return services.runner
 
 
-CoderDep = Annotated[CoderRunner, Depends(get_runner)]
+CoderDep = Annotated[Runner, Depends(get_runner)]
 
 
 def get_search(services: ServicesDep) -> CodeSearch:

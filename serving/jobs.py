@@ -19,7 +19,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from nlp.coder import check_note
 from serving.metrics import Metrics
-from serving.runner import CoderRunner
+from serving.runner import Runner
 from serving.schemas import JobCreate
 from serving.store.db import Store
 from serving.store.models import Job, JobItem, utcnow
@@ -81,7 +81,7 @@ def job_options(body: JobCreate) -> dict[str, Any]:
 class JobWorker:
     """The thread that codes queued jobs; `wake()` after adding one."""
 
-    def __init__(self, store: Store, runner: CoderRunner, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, store: Store, runner: Runner, settings: Settings, metrics: Metrics) -> None:
         self.store = store
         self.runner = runner
         self.chunk = settings.serving.job_chunk

@@ -13,11 +13,22 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from medcode.types import Suggestion
 
 Options = tuple[int | None, tuple[str, ...] | None, str | None]
+
+
+class Runner(Protocol):
+    """What the routes and the job worker code notes through: `CoderRunner` or `serving.pool.EnginePool`."""
+
+    def suggest_many(self, texts: Sequence[str], *, top: int | None = None, systems: Sequence[str] | None = None,
+                     negated: str | None = None, timeout: float | None = 300.0) -> list[list[Suggestion]]: ...
+
+    def suggest(self, text: str, **options: Any) -> list[Suggestion]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
