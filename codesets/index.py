@@ -21,7 +21,7 @@ from codesets.encoder import Encoder
 from codesets.lexicon import VERSION as LEXICON_VERSION
 from codesets.lexicon import Lexicon, Term
 from codesets.neighbors import Neighbors, embed_notes
-from codesets.types import CodeSet
+from codesets.types import CodeSet, gc_paused, load_pickle
 from codesets.usage import CodedNote, Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import System
@@ -123,12 +123,12 @@ class CodeIndex:
         if manifest.get("format") != FORMAT:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=path)
         indexes, rows = {}, {}
-        for system, slug in manifest["files"].items():
-            indexes[system] = faiss.read_index(str(path / f"{slug}.faiss"))
-            rows[system] = [tuple(r) for r in json.loads((path / f"{slug}.rows.json").read_text())]
-        with (path / "lexicon.pkl").open("rb") as fh:
-            lexicon = pickle.load(fh)
-        usage = Usage.load(path / "usage.json")
+        with gc_paused():
+            for system, slug in manifest["files"].items():
+                indexes[system] = faiss.read_index(str(path / f"{slug}.faiss"))
+                rows[system] = [tuple(r) for r in json.loads((path / f"{slug}.rows.json").read_text())]
+            lexicon = load_pickle(path / "lexicon.pkl")
+            usage = Usage.load(path / "usage.json")
         return cls(path, manifest, indexes, rows, lexicon, usage, Neighbors.load(path))
 
 

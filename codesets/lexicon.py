@@ -18,9 +18,10 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
+from typing import Any, overload
 
 import numpy as np
 
@@ -98,6 +99,51 @@ class Term:
     #: For usage terms: the share of coded notes holding the term that carry the code.
     precision: float = 1.0
 
+    def __reduce__(self) -> tuple[type[Term], tuple[Any, ...]]:
+        # A constructor call: cheaper to unpickle than the dataclass default, which calls `fields()`.
+        return Term, (self.code, self.system, self.text, self.kind, self.precision)
+
+
+_TERM_FIELDS = tuple(f.name for f in fields(Term))
+
+
+class TermTable(Sequence[Term]):
+    """Terms kept as columns of plain values, each `Term` made when first asked for.
+
+    A lexicon holds ~470k terms and a note touches a few thousand: unpickling the columns takes a
+    fraction of a second where unpickling 470k dataclasses took seconds of every start-up.
+    """
+
+    def __init__(self, terms: Iterable[Term]) -> None:
+        rows = [tuple(getattr(t, name) for name in _TERM_FIELDS) for t in terms]
+        columns = tuple(zip(*rows, strict=True)) if rows else ((),) * len(_TERM_FIELDS)
+        self._columns: tuple[tuple[Any, ...], ...] = columns
+        self._made: dict[int, Term] = {}
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    @overload
+    def __getitem__(self, i: int) -> Term: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Term]: ...
+    def __getitem__(self, i: int | slice) -> Term | list[Term]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        term = self._made.get(i)
+        if term is None:
+            if not -len(self) <= i < len(self):
+                raise IndexError(i)
+            term = self._made.setdefault(i, Term(*(column[i] for column in self._columns)))
+        return term
+
+    def __getstate__(self) -> tuple[tuple[Any, ...], ...]:
+        return self._columns
+
+    def __setstate__(self, columns: tuple[tuple[Any, ...], ...]) -> None:
+        self._columns = columns
+        self._made = {}
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -110,34 +156,36 @@ class Hit:
     score: float  # 1.0 for exact; the IDF-weighted coverage otherwise
 
 
-#: Above this many candidate terms in one clause, coverage sums over a lexicon-wide array: cheaper
-#: than looking each candidate up in each word's postings.
-_DENSE_FROM = 5_000
+#: A weak word whose postings are this many times longer than the clause's candidate terms has the
+#: candidates looked up in its postings, rather than its postings among the candidates.
+_LOOKUP_FROM = 4
 
 
 class Lexicon:
     """All terms of the loaded code sets, indexed for exact and coverage matching."""
 
     def __init__(self, terms: Iterable[Term], *, max_words: int = 10) -> None:
-        self.terms: list[Term] = []
+        kept: list[Term] = []
         self._exact: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         self._content: list[tuple[str, ...]] = []
         for term in terms:
             toks = tuple(w for w, _, _ in words(term.text))
             if not toks or len(toks) > max_words:
                 continue
-            i = len(self.terms)
-            self.terms.append(term)
+            i = len(kept)
+            kept.append(term)
             self._exact[toks].append(i)
             content = tuple(dict.fromkeys(t for t in toks if t not in STOPWORDS))
             self._content.append(content)
             for t in content:
-                self._postings[t].append(i)
+                postings[t].append(i)
+        #: A lexicon pickled before `TermTable` holds a plain list here; both read the same.
+        self.terms: Sequence[Term] = TermTable(kept)
         n = max(len(self.terms), 1)
-        self.idf = {t: math.log(n / len(p)) for t, p in self._postings.items()}
+        self.idf = {t: math.log(n / len(p)) for t, p in postings.items()}
         self._longest = max((len(k) for k in self._exact), default=0)
-        self._post_arrays = {t: np.asarray(p, dtype=np.int64) for t, p in self._postings.items()}
+        self._post_arrays = {t: np.asarray(p, dtype=np.int64) for t, p in postings.items()}
         self._total = np.array([sum(self.idf[t] for t in c) or 1.0 for c in self._content])
 
     def __len__(self) -> int:
@@ -169,31 +217,34 @@ class Lexicon:
             keys = [w for w in where if w in self._post_arrays]
             if not any(self.idf[w] >= min_idf for w in keys):
                 continue
-            # Only terms a strong word touches can be proposed: usually a few hundred.
+            # Only terms a strong word touches can be proposed: a few thousand of the ~470k.
             strong = [self._post_arrays[w] for w in keys if self.idf[w] >= min_idf]
             touched = strong[0] if len(strong) == 1 else np.unique(np.concatenate(strong))
-            # Each word's IDF added where its (sorted, duplicate-free) postings hold the term, in word
-            # order as a bincount over the touched terms would, so coverage is the same float.
-            if len(touched) > _DENSE_FROM:
-                every = np.zeros(len(self.terms))
-                for w in keys:
-                    every[self._post_arrays[w]] += self.idf[w]
-                weight = every[touched]
-            else:
-                weight = np.zeros(len(touched))
-                for w in keys:
-                    posting = self._post_arrays[w]
+            # Each word's IDF added where its (sorted, duplicate-free) postings hold a touched term, word by
+            # word in clause order as a bincount over the touched terms would, so coverage is the same float.
+            weight = np.zeros(len(touched))
+            final = len(touched) - 1
+            for w in keys:
+                posting, idf = self._post_arrays[w], self.idf[w]
+                if idf >= min_idf:  # a strong word's postings are all touched
+                    weight[np.searchsorted(touched, posting)] += idf
+                elif len(posting) > _LOOKUP_FROM * len(touched):  # a frequent word: look the touched terms up
                     at = np.minimum(np.searchsorted(posting, touched), len(posting) - 1)
-                    weight += np.where(posting[at] == touched, self.idf[w], 0.0)
+                    weight += np.where(posting[at] == touched, idf, 0.0)
+                else:
+                    at = np.minimum(np.searchsorted(touched, posting), final)
+                    weight[at[touched[at] == posting]] += idf
             cov = weight / self._total[touched]
             keep = cov >= threshold
             cand, cand_cov = touched[keep], cov[keep]
-            order = cand[np.lexsort((cand, -cand_cov))][:limit]
-            cov_of = dict(zip(cand.tolist(), cand_cov.tolist(), strict=True))
-            for j in order.tolist():
-                spans = [where[t] for t in self._content[j] if t in where]
-                hits.append(Hit(self.terms[j], min(s for s, _ in spans), max(e for _, e in spans), "coverage",
-                                cov_of[j]))
+            top = np.lexsort((cand, -cand_cov))[:limit]
+            for j, score in zip(cand[top].tolist(), cand_cov[top].tolist(), strict=True):
+                first, last = ce, cs  # the span from the first to the last of the term's words found
+                for t in self._content[j]:
+                    at = where.get(t)
+                    if at is not None:
+                        first, last = min(first, at[0]), max(last, at[1])
+                hits.append(Hit(self.terms[j], first, last, "coverage", score))
         return hits
 
 

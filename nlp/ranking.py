@@ -39,11 +39,20 @@ _FINDINGS = frozenset({"physical_exam", "labs", "imaging"})
 _FAMILY_OF = {"family_exact": "exact", "family_fuzzy": "fuzzy", "family_usage": "usage", "family_dense": "dense"}
 #: Assertions under which a code is not the patient's current problem.
 NOT_PATIENT: frozenset[Assertion] = frozenset({"negated", "family"})
+_NEGATED: frozenset[Assertion] = frozenset({"negated"})
+_FAMILY: frozenset[Assertion] = frozenset({"family"})
+_UNCERTAIN: frozenset[Assertion] = frozenset({"possible", "hypothetical"})
 
 
 FEATURE_DECIMALS = 4
 #: Evidence weaker than this share of a code's strongest is not shown, nor does it set the assertion.
 EVIDENCE_FLOOR = 0.5
+
+
+def _rounded(value: float) -> float:
+    """`value` to FEATURE_DECIMALS decimals. Most features are 0.0, which `round` (slow: it goes through
+    the decimal digits) would return unchanged."""
+    return round(value, FEATURE_DECIMALS) if value else value
 
 
 def strength(c: Candidate) -> float:
@@ -68,10 +77,19 @@ class CodeCandidates:
     candidates: list[Candidate] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
+    #: `strengths()`, kept: the features, the assertion and the evidence all read it.
+    _strengths: list[float] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def strengths(self) -> list[float]:
+        """`strength` of each candidate, in candidate order (computed once the candidates are gathered)."""
+        known = self._strengths
+        if known is None or len(known) != len(self.candidates):
+            known = self._strengths = [strength(c) for c in self.candidates]
+        return known
 
     def _near_best(self) -> list[tuple[float, int]]:
         """(strength, position) of the candidates near the best one's strength, in candidate order."""
-        strengths = [strength(c) for c in self.candidates]  # each computed once: notes have ~30k candidates
+        strengths = self.strengths()
         floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
         return [(s, i) for i, s in enumerate(strengths) if s >= floor]
 
@@ -96,67 +114,78 @@ class CodeCandidates:
 
     def evidence_assertions(self) -> set[Assertion]:
         """The assertions of `evidence()`, without sorting it."""
-        return {self.candidates[i].mention.assertion for _, i in self._near_best()}
+        strengths = self.strengths()
+        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
+        return {c.mention.assertion for c, s in zip(self.candidates, strengths) if s >= floor}
 
 
 def group(candidates: Iterable[Candidate]) -> list[CodeCandidates]:
     """Candidates gathered per (system, code), in first-seen order."""
-    by_code: dict[tuple[System, str], CodeCandidates] = {}
+    by_code: dict[tuple[System, str], list[Candidate]] = {}
     for c in candidates:
         key = (c.system, c.code)
-        if key not in by_code:
-            by_code[key] = CodeCandidates(c.system, c.code)
-        by_code[key].candidates.append(c)
-    return list(by_code.values())
+        found = by_code.get(key)
+        if found is None:
+            by_code[key] = [c]
+        else:
+            found.append(c)
+    return [CodeCandidates(system, code, found) for (system, code), found in by_code.items()]
 
 
 def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: bool,
               neighbors: dict[tuple[System, str], float] | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes."""
-    near = neighbors or {}
-    best: dict[str, float] = {}  # per channel
+    system, code = group_.system, group_.code
+    best: dict[str, float] = {}  # per channel, at least 0.0
     usage_spans: set[tuple[int, int]] = set()
     spans: set[tuple[int, int]] = set()
     dense_rank = exact_description = 0.0
-    prior = usage.prior(group_.system, group_.code)
+    prior = usage.prior(system, code)
     for c in group_.candidates:
-        channel = c.channel
-        best[channel] = max(best.get(channel, 0.0), c.similarity)
+        channel, similarity, features = c.channel, c.similarity, c.features
+        # max(best.get(channel, 0.0), similarity) spelled out: this loop runs for every candidate of a note.
+        top = best.get(channel)
+        if top is None:
+            best[channel] = max(0.0, similarity)
+        elif similarity > top:
+            best[channel] = similarity
         span = (c.mention.start, c.mention.end)
         spans.add(span)
-        if c.features:
-            prior = max(prior, c.features.get("prior", 0.0))
-        if channel == "exact" and c.features.get("description"):
+        if features:
+            prior = max(prior, features.get("prior", 0.0))
+        if channel == "exact" and features.get("description"):
             exact_description = 1.0
         elif channel == "usage":
             usage_spans.add(span)
         elif channel == "dense":
-            dense_rank = max(dense_rank, 1.0 / c.features.get("rank", 1.0))
+            dense_rank = max(dense_rank, 1.0 / features.get("rank", 1.0))
     assertions = group_.evidence_assertions()
-    features = {
-        "exact": best.get("exact", 0.0),
+    near = 0.0
+    if neighbors:
+        near = max(neighbors.get((system, code), 0.0),
+                   neighbors.get((system, family(system, code)), 0.0) if system == "ICD-10-PCS" else 0.0)
+    # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
+    # flip on them (suggest_many(notes) has to agree with suggest(note) for each note). Flags and
+    # counts are exact already.
+    return {
+        "exact": _rounded(best.get("exact", 0.0)),
         "exact_description": exact_description,
-        "fuzzy": best.get("fuzzy", 0.0),
-        "usage": best.get("usage", 0.0),
-        "usage_spans": math.log1p(len(usage_spans)),
-        "cooccurrence": best.get("cooccurrence", 0.0),
-        "dense": max(0.0, best.get("dense", 0.0) - 0.5),
-        "dense_rank": dense_rank,
-        "prior": math.log(prior),
+        "fuzzy": _rounded(best.get("fuzzy", 0.0)),
+        "usage": _rounded(best.get("usage", 0.0)),
+        "usage_spans": _rounded(math.log1p(len(usage_spans))),
+        "cooccurrence": _rounded(best.get("cooccurrence", 0.0)),
+        "dense": _rounded(max(0.0, best.get("dense", 0.0) - 0.5)),
+        "dense_rank": _rounded(dense_rank),
+        "prior": _rounded(math.log(prior)),
         "billable": float(billable),
         "prefix": float(prefix),
         "channels": float(len(best)),
-        "mentions": math.log1p(len(spans)),
-        "negated_only": float(assertions <= {"negated"}),
-        "family_only": float(assertions <= {"family"}),
-        "uncertain_only": float(assertions <= {"possible", "hypothetical"}),
-        "neighbors": max(near.get((group_.system, group_.code), 0.0),
-                         near.get((group_.system, family(group_.system, group_.code)), 0.0)
-                         if group_.system == "ICD-10-PCS" else 0.0),
+        "mentions": _rounded(math.log1p(len(spans))),
+        "negated_only": float(assertions <= _NEGATED),
+        "family_only": float(assertions <= _FAMILY),
+        "uncertain_only": float(assertions <= _UNCERTAIN),
+        "neighbors": _rounded(near),
     }
-    # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
-    # flip on them (suggest_many(notes) has to agree with suggest(note) for each note).
-    return {name: round(value, FEATURE_DECIMALS) for name, value in features.items()}
 
 
 def family(system: str, code: str) -> str:
@@ -167,18 +196,22 @@ def family(system: str, code: str) -> str:
 def add_family_features(groups: list[CodeCandidates]) -> None:
     """Share evidence within families: "diabetes" found for E11.9 also speaks for E11.65, and a
     4-character PCS prefix (what CodiEsp's coders often wrote) gathers all its full codes."""
+    keys = [(g.system, family(g.system, g.code)) for g in groups]
     best: dict[tuple[str, str], dict[str, float]] = {}
     size: dict[tuple[str, str], int] = defaultdict(int)
-    for g in groups:
-        key = (g.system, family(g.system, g.code))
+    for g, key in zip(groups, keys, strict=True):
         size[key] += 1
-        slot = best.setdefault(key, {})
-        for name, channel in _FAMILY_OF.items():
-            slot[name] = max(slot.get(name, 0.0), g.features.get(channel, 0.0))
-    for g in groups:
-        key = (g.system, family(g.system, g.code))
+        features = g.features
+        slot = best.get(key)
+        if slot is None:
+            best[key] = {name: max(0.0, features.get(channel, 0.0)) for name, channel in _FAMILY_OF.items()}
+        else:
+            for name, channel in _FAMILY_OF.items():
+                slot[name] = max(slot[name], features.get(channel, 0.0))
+    family_size = {key: math.log1p(n) for key, n in size.items()}
+    for g, key in zip(groups, keys, strict=True):
         g.features.update(best[key])
-        g.features["family_size"] = math.log1p(size[key])
+        g.features["family_size"] = family_size[key]
 
 
 def add_note_features(groups: list[CodeCandidates], text: str,
@@ -195,31 +228,32 @@ def add_note_features(groups: list[CodeCandidates], text: str,
         top_dense = max(g.features["dense"] for g in mine)
         top_usage = max(g.features["usage"] for g in mine)
         priors = sorted(g.features["prior"] for g in mine)
-        note_candidates = math.log1p(len(mine))
+        note_candidates = _rounded(math.log1p(len(mine)))
         for g in mine:
             spans = {(c.mention.start, c.mention.end): c.mention for c in g.candidates}.values()
             history = treatment = findings = procedures = 0
+            first = math.inf  # the first mention's start
             for m in spans:
                 section = m.section or ""
                 history += section in _HISTORY
                 treatment += section in _TREATMENT
                 findings += section in _FINDINGS
                 procedures += m.kind == "procedure"
+                first = min(first, m.start)
+            n = len(spans)
             described = describe(g.system, g.code)
-            features = {
-                "first_position": min(m.start for m in spans) / length,
-                "procedure_share": procedures / len(spans),
-                "note_candidates": note_candidates,
-                "dense_gap": g.features["dense"] - top_dense,
-                "usage_gap": g.features["usage"] - top_usage,
-                "prior_percentile": bisect_left(priors, g.features["prior"]) / len(priors),
-                "description_overlap": len(described & note_words) / len(described) if described else 0.0,
-                "history_share": history / len(spans),
-                "treatment_share": treatment / len(spans),
-                "findings_share": findings / len(spans),
-                "strength": max(strength(c) for c in g.candidates),
-            }
-            g.features.update((name, round(value, FEATURE_DECIMALS)) for name, value in features.items())
+            features = g.features
+            features["first_position"] = _rounded(first / length)
+            features["procedure_share"] = _rounded(procedures / n)
+            features["note_candidates"] = note_candidates
+            features["dense_gap"] = _rounded(features["dense"] - top_dense)
+            features["usage_gap"] = _rounded(features["usage"] - top_usage)
+            features["prior_percentile"] = _rounded(bisect_left(priors, features["prior"]) / len(priors))
+            features["description_overlap"] = _rounded(len(described & note_words) / len(described)) if described else 0.0
+            features["history_share"] = _rounded(history / n)
+            features["treatment_share"] = _rounded(treatment / n)
+            features["findings_share"] = _rounded(findings / n)
+            features["strength"] = _rounded(max(g.strengths()))
 
 
 #: The features `add_note_features` sets.
@@ -312,7 +346,7 @@ class Ranker:
         booster = self.boosters.get(system)
         if booster is not None:
             matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            return [float(v) for v in self.squash(booster.predict(matrix, num_threads=1), self.objective)]
+            return self.squash(booster.predict(matrix, num_threads=1), self.objective).tolist()
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)

@@ -72,8 +72,10 @@ class Resolver:
     def resolve(self, candidates: Iterable[Candidate]) -> list[Candidate]:
         """Candidates moved to their target codes; those without one dropped."""
         out: list[Candidate] = []
+        known = self._cache  # looked up here first: a note has ~1,400 candidates of ~700 codes
         for c in candidates:
-            target = self.target(c.system, c.code)
+            key = (c.system, c.code)
+            target = known[key] if key in known else self.target(c.system, c.code)
             if target is None:
                 continue
             if target != c.code:
@@ -87,12 +89,19 @@ class Resolver:
             out.append(c)
         return out
 
+    # Loops, not any()/all() over a generator: asked for every code of every note, mostly of 1-2 candidates.
     @staticmethod
     def billable(g: CodeCandidates) -> bool:
         """True when some candidate named the code itself, not a header above it."""
-        return any(not c.features.get("header") for c in g.candidates)
+        for c in g.candidates:
+            if not c.features.get("header"):
+                return True
+        return False
 
     @staticmethod
     def was_prefix(g: CodeCandidates) -> bool:
         """True when every candidate named only a PCS prefix of the code."""
-        return all(c.features.get("prefix") for c in g.candidates)
+        for c in g.candidates:
+            if not c.features.get("prefix"):
+                return False
+        return True

@@ -1,4 +1,9 @@
-from codesets.lexicon import Lexicon, Term, clauses, normalize_word, words
+import math
+import pickle
+
+import pytest
+
+from codesets.lexicon import Lexicon, Term, TermTable, clauses, normalize_word, words
 
 
 def _lex() -> Lexicon:
@@ -60,16 +65,51 @@ def test_clauses_split_on_punctuation_and_conjunctions():
     assert [text[s:e] for s, e in clauses(text)] == ["fever", "chills", " no cough"]
 
 
-def test_coverage_sums_alike_over_postings_and_over_the_whole_lexicon(monkeypatch):
+def test_coverage_sums_alike_whichever_way_a_weak_word_is_looked_up(monkeypatch):
     from codesets import lexicon
 
     lex = _lex()
     text = "CT scan of the abdomen; acute cholecystitis; essential hypertension with edema"
 
-    def found(dense_from: int) -> list[tuple[str, int, int, float]]:
-        monkeypatch.setattr(lexicon, "_DENSE_FROM", dense_from)
+    def found(lookup_from: int) -> list[tuple[str, int, int, float]]:
+        monkeypatch.setattr(lexicon, "_LOOKUP_FROM", lookup_from)
         return [(h.term.code, h.start, h.end, h.score) for h in lex.coverage(text, threshold=0.5)]
 
-    sparse = found(10**9)
-    assert sparse == found(0)
-    assert {"BW24ZZZ", "K810", "I10"} <= {code for code, *_ in sparse}
+    among_touched = found(10**9)
+    assert among_touched == found(0)
+    assert {"BW24ZZZ", "K810", "I10"} <= {code for code, *_ in among_touched}
+
+
+def test_coverage_is_the_idf_weighted_share_of_the_term_words_in_the_clause():
+    lex = _lex()
+    # 8 terms: "acute" is in one (idf log 8), "cholecystitis" in two (idf log 4, too common to propose).
+    (partial,) = [h for h in lex.coverage("acute pain", threshold=0.0) if h.term.code == "K810"]
+    assert partial.score == pytest.approx(math.log(8) / (math.log(8) + math.log(4)))
+    text = "acute cholecystitis"
+    found = {h.term.code: h for h in lex.coverage(text, threshold=0.0)}
+    assert "K819" not in found  # no strong word of it in the clause
+    assert found["K810"].score == 1.0 and (found["K810"].start, found["K810"].end) == (0, len(text))
+    # Every word proposes once none is too common: "unspecified" is a stop word, so K819 is all there.
+    k819 = [h for h in lex.coverage(text, threshold=0.0, min_idf=0.0) if h.term.code == "K819"]
+    assert [(h.score, h.start, h.end) for h in k819] == [(1.0, 6, len(text))]
+
+
+def test_a_pickled_lexicon_matches_as_the_one_it_was_built_as():
+    lex = _lex()
+    again = pickle.loads(pickle.dumps(lex, protocol=pickle.HIGHEST_PROTOCOL))
+    assert isinstance(again.terms, TermTable)
+    assert list(again.terms) == list(lex.terms) and len(again) == len(lex)
+    text = "She has hypertension; CT of the abdomen was done"
+    assert again.exact(text) == lex.exact(text)
+    assert again.coverage(text, threshold=0.3) == lex.coverage(text, threshold=0.3)
+
+
+def test_term_table_reads_like_the_list_of_terms():
+    terms = [Term("I10", "ICD-10-CM", "hypertension", "synonym"), Term("BW03ZZZ", "ICD-10-PCS", "chest x-ray", "usage", 0.97)]
+    table = TermTable(terms)
+    assert len(table) == 2 and list(table) == terms and table[-1] == terms[-1] and table[0:1] == terms[:1]
+    assert table[1] is table[1]  # made once
+    with pytest.raises(IndexError):
+        table[2]
+    assert len(TermTable([])) == 0
+    assert pickle.loads(pickle.dumps(terms[1])) == terms[1]

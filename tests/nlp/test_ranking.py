@@ -131,3 +131,19 @@ def test_family_features_share_evidence_within_a_category_or_pcs_prefix():
     assert i10.features["family_exact"] == 0.0
     assert e119.features["family_size"] > i10.features["family_size"]
     assert family("ICD-10-PCS", "BW20ZZZ") == "BW20" and family("ICD-10-CM", "E1165") == "E11"
+
+
+def test_features_are_rounded_to_four_decimals_and_zeros_stay_zero():
+    g = group([_c("R509", "fuzzy", 0.123456), _c("R509", "dense", 0.87654321, start=9)])[0]
+    f = featurize(g, usage=Usage(), billable=False, prefix=False, neighbors={("ICD-10-CM", "R509"): 0.333333})
+    assert f["fuzzy"] == 0.1235 and f["dense"] == round(0.87654321 - 0.5, 4) and f["neighbors"] == 0.3333
+    assert f["exact"] == 0.0 and f["usage"] == 0.0 and f["billable"] == 0.0
+
+
+def test_evidence_and_assertion_follow_candidates_added_after_a_first_look():
+    g = group([_c("R509", "cooccurrence", 0.5, "negated")])[0]
+    assert g.assertion == "negated" and g.evidence_assertions() == {"negated"}
+    g.candidates.append(_c("R509", "exact", 1.0, "present", start=9))
+    # The exact mention is far stronger: the co-occurring negated phrase no longer counts.
+    assert g.strengths() == [0.15, 1.0]
+    assert g.assertion == "present" and [c.channel for c in g.evidence()] == ["exact"]
