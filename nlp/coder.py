@@ -122,7 +122,7 @@ class Coder:
                     if system in ("ICD-10-CM", "ICD-10-PCS")}
         # Notes embed in smaller batches than code texts: their clauses vary more in length.
         encoder = Encoder.from_settings(s, batch_size=64, notes=True)
-        if encoder.fingerprint() != index.manifest["encoder"]["fingerprint"]:
+        if encoder.space() != index.manifest["encoder"]["fingerprint"]:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
@@ -146,7 +146,15 @@ class Coder:
                     per_doc[i].append(_hit_candidate(hit, mention))
             for span in doc.spans[CLAUSE_GROUP]:
                 queries.append((i, _mention(text, span, span.start_char, span.end_char, section_of)))
-        vectors = self.encoder.encode([m.text for _, m in queries])
+        if self.encoder.int8:
+            # int8 activations are scaled per batch, so a clause's vector depends on its batch-mates: each
+            # note's clauses embed apart, and a note codes the same alone as beside others.
+            per_note: list[list[str]] = [[] for _ in docs]
+            for i, mention in queries:
+                per_note[i].append(mention.text)
+            vectors = np.concatenate([self.encoder.encode(texts) for texts in per_note] or [self.encoder.encode([])])
+        else:
+            vectors = self.encoder.encode([m.text for _, m in queries])
         k = self.settings.ranking.dense_k
         for system in self.index.systems:
             for (i, mention), found in zip(queries, self.index.search(system, vectors, k), strict=True):
