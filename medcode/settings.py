@@ -28,6 +28,10 @@ class IndexSettings(BaseModel):
     runtime: Literal["onnx", "torch"] = Field(
         default="onnx", description="What runs the encoder: onnxruntime on an export of the same float32 weights "
         "(made once under data_dir/onnx per encoder fingerprint; ~20% faster on note clauses), or torch.")
+    note_encoder: str = Field(
+        default="", description="What embeds note clauses: empty means the newest query encoder distilled from the "
+        "index's encoder (data_dir/models/query-encoder, else the shipped one; 3 of its 6 layers, about twice as "
+        "fast), else the index's encoder itself; `index` means the index's encoder; else a folder's path.")
     note_int8: bool = Field(
         default=True, description="Embed note clauses with int8 weights (onnx runtime only): about twice as fast "
         "as float32, at a small cost in accuracy (CodiEsp dev MAP D 0.531 -> 0.528, P 0.476 -> 0.475). The index "
@@ -83,6 +87,25 @@ class FineTuneSettings(BaseModel):
                                      description="Most pairs per code and source (2 for sources not named).")
     save_dtype: Literal["float32", "float16"] = Field(
         default="float32", description="float16 halves the folder (~45 MB); the loader computes in float32.")
+
+
+class DistillSettings(BaseModel):
+    """How `medcode distill` (and `medcode train`) makes the fewer-layer query encoder (training/distill.py)."""
+
+    layers: list[int] = Field(default_factory=lambda: [0, 3, 5],
+                              description="Teacher transformer layers the student keeps, in order.")
+    budget_s: float = Field(default=900.0, description="Wall-clock budget of the training loop, in seconds.")
+    batch_size: int = 128
+    learning_rate: float = Field(default=3e-4, description="Peak AdamW rate (3e-4 beat 1e-4 on held-out cosine).")
+    warmup: float = Field(default=0.05, description="Share of the run spent warming the learning rate up.")
+    seed: int = 13
+    sources: list[Path] = Field(
+        default_factory=lambda: [Path("background"), Path("train")],
+        description="Folders of notes (CodiEsp layout or plain .txt) whose clauses it learns from; relative paths "
+        "are under corpus_dir, missing ones are skipped. Never dev.")
+    index_sample: int = Field(default=30_000, description="Code texts of the index added to the clauses.")
+    held_out_notes: int = Field(default=45, description="Notes of the first source kept aside to measure fidelity.")
+    save_dtype: Literal["float32", "float16"] = "float32"
 
 
 class ServingSettings(BaseModel):
@@ -144,6 +167,7 @@ class Settings(BaseSettings):
     ranking: RankingSettings = RankingSettings()
     rerank: RerankSettings = RerankSettings()
     finetune: FineTuneSettings = FineTuneSettings()
+    distill: DistillSettings = DistillSettings()
     serving: ServingSettings = ServingSettings()
     validation: ValidationSettings = ValidationSettings()
 

@@ -210,6 +210,7 @@ def tune(decisions: DecisionsOpt = None,
 @app.command()
 def train(
     skip_encoder: Annotated[bool, typer.Option("--skip-encoder", help="Keep the current encoder and index.")] = False,
+    skip_distill: Annotated[bool, typer.Option("--skip-distill", help="Keep the current query encoder.")] = False,
     decisions: DecisionsOpt = None,
     report_dir: Annotated[Optional[Path], typer.Option("--report", help="Where the evaluation report goes "
                                                        "(default data_dir/reports/train).")] = None,
@@ -223,8 +224,8 @@ def train(
 
     settings = get_settings()
     report = None if no_report else (report_dir or settings.data_dir / "reports" / "train")
-    options = TrainOptions(skip_encoder=skip_encoder, decisions=tuple(decisions or ()), report=report,
-                           train_limit=train_limit, dev_limit=dev_limit)
+    options = TrainOptions(skip_encoder=skip_encoder, skip_distill=skip_distill, decisions=tuple(decisions or ()),
+                           report=report, train_limit=train_limit, dev_limit=dev_limit)
     try:
         result = run_training(settings, options, console=err)
     except MedcodeError as e:
@@ -232,8 +233,35 @@ def train(
     print(json.dumps({"steps": [{"step": s.name, "seconds": round(s.seconds, 1), "detail": s.detail}
                                 for s in result.steps],
                       "encoder": str(result.encoder) if result.encoder else None,
+                      "query_encoder": str(result.query_encoder) if result.query_encoder else None,
                       "ranker": str(result.ranker), "report": str(result.report) if result.report else None,
                       "metrics": result.metrics}, indent=2))
+
+
+@app.command()
+def distill(
+    budget_min: Annotated[Optional[float], typer.Option("--budget-min", min=0.1, help="Minutes of training "
+                                                        "(default settings.distill.budget_s).")] = None,
+    layers: Annotated[Optional[str], typer.Option("--layers", help="Teacher layers the student keeps, e.g. "
+                                                  "0,3,5 (default settings.distill.layers).")] = None,
+) -> None:
+    """Distil a fewer-layer query encoder for note clauses from the index's encoder; writes
+    data/models/query-encoder/<version>/."""
+    from training.distill import distill_from_settings
+
+    try:
+        try:
+            kept = [int(x) for x in layers.split(",")] if layers else None
+        except ValueError:
+            raise MedcodeError(ErrorCode.BAD_INPUT, detail="--layers must be comma-separated layer numbers, "
+                               "e.g. 0,3,5.") from None
+        with err.status("distilling the query encoder …"):
+            path = distill_from_settings(get_settings(), budget_s=None if budget_min is None else budget_min * 60,
+                                         layers=kept)
+    except MedcodeError as e:
+        raise fail(e) from None
+    card = json.loads((path / "card.json").read_text(encoding="utf-8"))
+    print(json.dumps({"query_encoder": str(path), "layers": card["layers"], "metrics": card["metrics"]}, indent=2))
 
 
 @app.command()

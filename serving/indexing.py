@@ -49,6 +49,7 @@ def build_index(settings: Settings, *, force: bool = False, console: Console | N
     path = settings.data_dir / "index"
     inputs = gather_inputs(settings)
     if not force and not code_index.is_stale(path, inputs):
+        Encoder.from_settings(settings, notes=True)  # its ONNX files, if not made yet (see below)
         return path, False
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
@@ -60,4 +61,6 @@ def build_index(settings: Settings, *, force: bool = False, console: Console | N
             bar.update(tasks[system], completed=done)
 
         code_index.build(path, inputs, progress=progress)
+    # The note encoder's ONNX export and int8 copy, made now rather than during the first start-up.
+    Encoder.from_settings(settings, notes=True)
     return path, True

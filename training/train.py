@@ -1,7 +1,8 @@
 """`medcode train`: everything the engine learns, from a clean clone, in one command.
 
 Steps, each timed: the baseline figures (base encoder, hand-set ranking) → the encoder fine-tune
-(`training.encoder.fine_tune`) → the index rebuild when the encoder changed → the reranker (out of
+(`training.encoder.fine_tune`) → the index rebuild when the encoder changed → the query encoder distilled
+from the index's encoder for note clauses (`training.distill`, unless one for it exists) → the reranker (out of
 fold on CodiEsp train, plus coder decisions; its size and calibration chosen within train's folds,
 or on dev with `rerank.tune_on = "dev"`) → the evaluation report on dev. Artefacts go to versioned, self-describing folders under data_dir/models/, and
 the engine loads the newest by default.
@@ -27,11 +28,13 @@ class TrainOptions:
     """What `medcode train` does; the limits make tiny runs for tests and smoke checks."""
 
     skip_encoder: bool = False
+    skip_distill: bool = False
     decisions: tuple[Path, ...] = ()
     report: Path | None = None
     train_limit: int | None = None
     dev_limit: int | None = None
     encoder_options: dict[str, Any] = field(default_factory=dict)
+    distill_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class TrainResult:
 
     steps: list[Step] = field(default_factory=list)
     encoder: Path | None = None
+    query_encoder: Path | None = None
     ranker: Path | None = None
     report: Path | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +116,21 @@ def train(settings: Settings, options: TrainOptions = TrainOptions(), *, console
         path, built = build_index(settings, console=console)
         return f"{'rebuilt' if built else 'up to date'}: {path}"
 
+    def query_encoder() -> str:
+        from training.distill import distill_from_settings, up_to_date
+
+        current = up_to_date(settings)
+        if current is not None and not options.distill_options:
+            result.query_encoder = current
+            return f"up to date: {current}"
+
+        def progress(step: int, total: int, loss: float) -> None:
+            if step % 200 == 0:
+                console.print(f"  query encoder step {step}, loss {loss:.4f}")
+
+        result.query_encoder = distill_from_settings(settings, progress=progress, **options.distill_options)
+        return f"-> {result.query_encoder}"
+
     def ranker() -> str:
         from training.tune import tune_ranker
 
@@ -139,6 +158,8 @@ def train(settings: Settings, options: TrainOptions = TrainOptions(), *, console
     if not options.skip_encoder:
         _run(result, "encoder", console, encoder)
         _run(result, "index", console, index)
+    if not options.skip_distill:
+        _run(result, "query encoder", console, query_encoder)
     _run(result, "ranker + calibration", console, ranker)
     if options.report is not None:
         _run(result, "report", console, report)
@@ -150,5 +171,6 @@ def step_names(options: TrainOptions) -> Sequence[str]:
     """The steps `train` runs for `options`, in order."""
     names = ["baseline"] if options.report is not None else []
     names += [] if options.skip_encoder else ["encoder", "index"]
+    names += [] if options.skip_distill else ["query encoder"]
     names += ["ranker + calibration"]
     return [*names, "report"] if options.report is not None else names

@@ -1,11 +1,18 @@
 """The encoder: texts batched by token count; onnxruntime on a cached export, giving torch's vectors."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from codesets.encoder import Encoder, base_encoder_path, onnx_root
+from codesets.encoder import (
+    Encoder,
+    base_encoder_path,
+    note_encoder_path,
+    onnx_root,
+    query_encoder_root,
+)
 from medcode.settings import Settings
 
 TEXTS = ["fever", "acute on chronic systolic heart failure with reduced ejection fraction, NYHA class III",
@@ -88,3 +95,32 @@ def test_int8_copy_is_made_once_and_stays_close_to_float32(tmp_path: Path) -> No
     cosines = (vectors * full.encode(TEXTS)).sum(axis=1)
     assert cosines.min() > 0.9 and cosines.mean() > 0.97
     assert not Encoder(base_encoder_path(), int8=True).int8  # torch runs float32
+
+
+def _student(at: Path, teacher: str) -> Path:
+    """A query-encoder folder (the base model's files, linked) whose card names `teacher`."""
+    at.mkdir(parents=True)
+    for f in base_encoder_path().iterdir():
+        (at / f.name).symlink_to(f, target_is_directory=f.is_dir())
+    (at / "card.json").write_text(json.dumps({"kind": "medcode-query-encoder", "teacher_fingerprint": teacher}))
+    return at
+
+
+def test_notes_use_the_newest_query_encoder_of_the_index_encoder_else_the_index_encoder(settings: Settings,
+                                                                                     tmp_path: Path) -> None:
+    local = settings.model_copy(update={"data_dir": tmp_path, "index": settings.index.model_copy(
+        update={"runtime": "torch", "note_encoder": ""})})
+    teacher = Encoder.fingerprint_of(base_encoder_path())
+    root = query_encoder_root(tmp_path)
+    _student(root / "20300101T000000Z", teacher)
+    newest = _student(root / "20310101T000000Z", teacher)
+    _student(root / "20320101T000000Z", "another-encoder")  # newer, but for another index
+    (root / "20330101T000000Z").mkdir()  # broken: skipped
+    assert note_encoder_path(local, teacher) == newest
+    notes = Encoder.from_settings(local, notes=True)
+    assert notes.path == newest and notes.space() == teacher
+    assert Encoder.from_settings(local).path == base_encoder_path()  # the index is built by the teacher
+    assert note_encoder_path(local, "another-teacher") is None  # nothing distilled from it, shipped or trained
+    says = local.model_copy(update={"index": local.index.model_copy(update={"note_encoder": "index"})})
+    assert note_encoder_path(says, teacher) is None
+    assert Encoder.from_settings(says, notes=True).path == base_encoder_path()

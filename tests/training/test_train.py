@@ -22,7 +22,8 @@ def tiny(settings, small_index):
 
 
 def test_train_runs_every_step_and_the_engine_loads_the_result(tiny, tmp_path):
-    options = TrainOptions(skip_encoder=True, report=tmp_path / "report", train_limit=12, dev_limit=6)
+    options = TrainOptions(skip_encoder=True, skip_distill=True, report=tmp_path / "report", train_limit=12,
+                           dev_limit=6)
     result = train(tiny, options, console=Console(file=open(tmp_path / "log", "w")))  # noqa: SIM115
     assert [s.name for s in result.steps] == list(step_names(options))
     assert result.ranker is not None and result.ranker.parent == tiny.data_dir / "models" / "ranker"
@@ -37,12 +38,14 @@ def test_train_runs_every_step_and_the_engine_loads_the_result(tiny, tmp_path):
 
 
 def test_a_bad_decisions_file_stops_training_with_its_error(tiny, tmp_path):
-    options = TrainOptions(skip_encoder=True, decisions=(tmp_path / "missing.jsonl",), train_limit=12, dev_limit=6)
+    options = TrainOptions(skip_encoder=True, skip_distill=True, decisions=(tmp_path / "missing.jsonl",),
+                           train_limit=12, dev_limit=6)
     with pytest.raises(MedcodeError) as e:
         train(tiny, options, console=Console(file=open(tmp_path / "log", "w")))  # noqa: SIM115
     assert e.value.code.value == "E031"
 
 
 def test_step_names_follow_the_options():
-    assert step_names(TrainOptions()) == ["encoder", "index", "ranker + calibration"]
-    assert step_names(TrainOptions(skip_encoder=True)) == ["ranker + calibration"]
+    assert step_names(TrainOptions()) == ["encoder", "index", "query encoder", "ranker + calibration"]
+    assert step_names(TrainOptions(skip_encoder=True)) == ["query encoder", "ranker + calibration"]
+    assert step_names(TrainOptions(skip_encoder=True, skip_distill=True)) == ["ranker + calibration"]
