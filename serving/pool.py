@@ -2,7 +2,7 @@
 
 Most of a note's work (spaCy, features, ranking) is Python and holds the GIL, so one process codes one
 note at a time on one core. With `serving.engines` processes, that many notes are coded at once. Each
-process loads its own Coder from disk (~1.7 GiB each). A process that dies fails the work it had in
+process loads its own Coder from disk (~1.5 GiB each). A process that dies fails the work it had in
 hand and is started again; the others go on. Each process has pipes of its own, so one killed
 mid-message cannot leave a lock held that the others wait on.
 """

@@ -292,6 +292,8 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
                 measured_on=f"CodiEsp dev, {len(dev_notes)} notes",
                 params=reranker.booster_params(opts), metrics=metrics,
                 index=coder.index.manifest.get("codesets"), encoder=coder.index.manifest["encoder"],
+                note_encoder={"name": coder.encoder.name, "fingerprint": coder.encoder.fingerprint(),
+                              "int8": coder.encoder.int8},
                 sibling_discount=settings.ranking.sibling_discount)
     return Tuned(folder, metrics, plot)
 
