@@ -63,7 +63,7 @@ def _serve(settings: Settings, threads: int, work: Connection, results: Connecti
         coder.suggest("Warm-up: hypertension.")  # first-call costs before the first request
         gc.freeze()  # the index's long-lived objects, never walked by the collector again (see serving.app)
     except MedcodeError as error:
-        results.send(("failed", f"{error.code.value}: {error}"))
+        results.send(("failed", (error.code, error.params)))
         return
     except Exception as error:  # noqa: BLE001 - the parent reports it through /readyz
         results.send(("failed", f"{type(error).__name__} while loading"))
@@ -108,7 +108,7 @@ class EnginePool:
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
         self._closed = False
-        self._failed: str | None = None
+        self._failed: tuple[ErrorCode, dict[str, Any]] | str | None = None
         self._all_ready = threading.Event()
         with self._lock:
             for _ in range(processes):
@@ -117,7 +117,10 @@ class EnginePool:
         self._loop_thread.start()
         if not self._all_ready.wait(timeout_s) or self._failed:
             self.close()
-            raise RuntimeError(self._failed or f"engine processes not ready after {timeout_s:.0f} s")
+            if isinstance(self._failed, tuple):  # as the engine raised it, so /readyz shows its code
+                raise MedcodeError(self._failed[0], **self._failed[1])
+            raise RuntimeError(f"an engine process failed to load: {self._failed}" if self._failed
+                               else f"engine processes not ready after {timeout_s:.0f} s")
 
     @property
     def pids(self) -> list[int]:
@@ -202,8 +205,9 @@ class EnginePool:
                 if all(e.ready for e in self._engines):
                     self._all_ready.set()
             elif kind == "failed":  # it exits next; one that cannot load would fail again, so none replaces it
-                log.error("an engine process failed to load: %s", detail)
-                self._failed = f"an engine process failed to load: {detail}"
+                log.error("an engine process failed to load: %s", detail if isinstance(detail, str) else
+                          detail[0].value)
+                self._failed = detail
                 self._all_ready.set()
             else:
                 work_id, outcome = detail

@@ -54,5 +54,6 @@ def test_a_dead_process_is_replaced_and_the_pool_goes_on(pool):
 
 
 def test_a_process_that_cannot_load_stops_the_pool_with_its_reason(settings, tmp_path):
-    with pytest.raises(RuntimeError, match="E020"):  # no index under this data dir
+    with pytest.raises(MedcodeError) as error:  # no index under this data dir
         EnginePool(settings.model_copy(update={"data_dir": tmp_path}), processes=1, timeout_s=120)
+    assert error.value.code is ErrorCode.INDEX_MISSING
