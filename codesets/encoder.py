@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -292,10 +293,14 @@ class Encoder:
             log.warning("onnxruntime is not installed; running the encoder on torch")
             return None
         path = onnx_dir / f"encoder-{self.fingerprint()}.onnx"
-        if not path.is_file():
-            self._export_onnx(path)
-        if int8:
-            path = _int8_copy(path)
+        onnx_dir.mkdir(parents=True, exist_ok=True)
+        # Engine processes start together: one exports and quantises, the others wait and load its files.
+        with (onnx_dir / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.is_file():
+                self._export_onnx(path)
+            if int8:
+                path = _int8_copy(path)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -124,3 +124,4 @@ def test_notes_use_the_newest_query_encoder_of_the_index_encoder_else_the_index_
     says = local.model_copy(update={"index": local.index.model_copy(update={"note_encoder": "index"})})
     assert note_encoder_path(says, teacher) is None
     assert Encoder.from_settings(says, notes=True).path == base_encoder_path()
+
