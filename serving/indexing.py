@@ -48,19 +48,18 @@ def build_index(settings: Settings, *, force: bool = False, console: Console | N
     console = console or Console(stderr=True)
     path = settings.data_dir / "index"
     inputs = gather_inputs(settings)
-    if not force and not code_index.is_stale(path, inputs):
-        Encoder.from_settings(settings, notes=True)  # its ONNX files, if not made yet (see below)
-        return path, False
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar:
-        tasks: dict[str, int] = {}
+    built = force or code_index.is_stale(path, inputs)
+    if built:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            tasks: dict[str, int] = {}
 
-        def progress(system: str, done: int, total: int) -> None:
-            if system not in tasks:
-                tasks[system] = bar.add_task(f"encoding {system}", total=total)
-            bar.update(tasks[system], completed=done)
+            def progress(system: str, done: int, total: int) -> None:
+                if system not in tasks:
+                    tasks[system] = bar.add_task(f"encoding {system}", total=total)
+                bar.update(tasks[system], completed=done)
 
-        code_index.build(path, inputs, progress=progress)
-    # The note encoder's ONNX export and int8 copy, made now rather than during the first start-up.
+            code_index.build(path, inputs, progress=progress)
+    # The note encoder's ONNX export and int8 copy, made now (if not made yet) rather than during the first start-up.
     Encoder.from_settings(settings, notes=True)
-    return path, True
+    return path, built
