@@ -252,11 +252,18 @@ class Encoder:
         A batch computes every text at its longest text's length: a note's clauses run from 3 to 60
         tokens, so one batch of all of them spends most of its time on padding.
         """
-        tokens = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+        return self._plan(self._token_ids(texts))
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, truncated as the model reads them."""
+        ids: list[list[int]] = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+        return ids
+
+    def _plan(self, tokens: list[list[int]]) -> list[list[int]]:
         lengths = [len(t) for t in tokens]
         out: list[list[int]] = []
         batch: list[int] = []
-        for i in sorted(range(len(texts)), key=lengths.__getitem__):
+        for i in sorted(range(len(tokens)), key=lengths.__getitem__):
             if batch and (len(batch) >= self.batch_size or lengths[i] * (len(batch) + 1) > self.batch_tokens):
                 out.append(batch)
                 batch = []
@@ -268,14 +275,16 @@ class Encoder:
         from tqdm import tqdm
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokens = self._token_ids(texts) if texts else []
         with tqdm(total=len(texts), desc="encoding", unit="text", disable=not progress) as bar:
-            for batch in self.batches(texts) if texts else []:
-                chunk = [texts[i] for i in batch]
+            for batch in self._plan(tokens):
                 if self.session is not None:
-                    out[batch] = self._onnx_encode(chunk)
+                    # Padded from the ids already cut: the tokenizer runs once per text, not twice.
+                    out[batch] = self._onnx_encode([tokens[i] for i in batch])
                 else:
-                    out[batch] = self.model.encode(chunk, batch_size=len(batch), normalize_embeddings=True,
-                                                   convert_to_numpy=True, show_progress_bar=False)
+                    out[batch] = self.model.encode([texts[i] for i in batch], batch_size=len(batch),
+                                                   normalize_embeddings=True, convert_to_numpy=True,
+                                                   show_progress_bar=False)
                 bar.update(len(batch))
         return out
 
@@ -335,14 +344,20 @@ class Encoder:
         tmp.rename(path)
         log.info("exported encoder %s to %s", self.name, path)
 
-    def _onnx_encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of one batch on onnxruntime: mean of the token states, as sentence-transformers pools."""
-        feed = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                              return_tensors="np")
+    def _onnx_encode(self, tokens: list[list[int]]) -> np.ndarray:
+        """Unit vectors of one batch of token ids on onnxruntime: mean of the token states, as
+        sentence-transformers pools (the batch right-padded, as the tokenizer pads it)."""
+        width = max(len(t) for t in tokens)
+        ids = np.full((len(tokens), width), self.tokenizer.pad_token_id or 0, dtype=np.int64)
+        mask = np.zeros((len(tokens), width), dtype=np.int64)
+        for row, t in enumerate(tokens):
+            ids[row, : len(t)] = t
+            mask[row, : len(t)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         wanted = {i.name for i in self.session.get_inputs()}
-        hidden = self.session.run(None, {k: v.astype(np.int64) for k, v in feed.items() if k in wanted})[0]
-        mask = feed["attention_mask"][..., None].astype(np.float32)
-        mean = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        hidden = self.session.run(None, {k: v for k, v in feed.items() if k in wanted})[0]
+        weights = mask[..., None].astype(np.float32)
+        mean = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
 
 

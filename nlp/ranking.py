@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -289,6 +290,7 @@ class Ranker:
         self.calibration = calibration or {}
         # The features the trees were fitted on, by name: a ranker keeps working when features are added.
         self.features: tuple[str, ...] = tuple(self.card.get("features", FEATURES))
+        self._row = operator.itemgetter(*self.features)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Ranker:
@@ -345,7 +347,10 @@ class Ranker:
             return []
         booster = self.boosters.get(system)
         if booster is not None:
-            matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
+            try:  # every row carries every feature once the note features are added
+                matrix = np.array([self._row(r) for r in rows], dtype=np.float64).reshape(len(rows), -1)
+            except KeyError:
+                matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
             return self.squash(booster.predict(matrix, num_threads=1), self.objective).tolist()
         out = []
         for r in rows:

@@ -158,8 +158,8 @@ def check_excludes1(keys: list[str], cm: CodeSet) -> list[Finding]:
     for a in keys:
         for note in excludes1(cm, a):
             for b in keys:
-                pair = frozenset((a, b))
-                if b != a and pair not in reported and note.matches(b):
+                # The note is tested first: most pairs fail it, and a frozenset per pair is not free.
+                if b != a and note.matches(b) and (pair := frozenset((a, b))) not in reported:
                     reported.add(pair)
                     sa, sb = display_code("ICD-10-CM", a), display_code("ICD-10-CM", b)
                     findings.append(Finding(

@@ -38,7 +38,11 @@ class Note:
     owner: str  # the code (or category) the note is written at
 
     def matches(self, key: str) -> bool:
-        return any(r.matches(key) for r in self.refs)
+        # A loop, not any() over a generator: asked for every pair of a note's ~50 suggested codes.
+        for r in self.refs:
+            if r.matches(key):
+                return True
+        return False
 
 
 def parse_refs(text: str) -> tuple[CodeRef, ...]:
