@@ -27,6 +27,7 @@ from nlp.ranking import (
     Ranker,
     add_family_features,
     add_note_features,
+    code_facts,
     description_words,
     family,
     featurize,
@@ -108,6 +109,7 @@ class Coder:
     ranker: Ranker
     resolver: Resolver
     _described: dict[tuple[System, str], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
+    _facts: dict[tuple[System, str], dict[str, float]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
@@ -171,7 +173,8 @@ class Coder:
             groups = group(self.resolver.resolve(candidates))
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
-                                       prefix=self.resolver.was_prefix(g), neighbors=near)
+                                       prefix=self.resolver.was_prefix(g), neighbors=near,
+                                       facts=self._code_facts(g.system, g.code))
             add_family_features(groups)
             add_note_features(groups, notes[i], self._description_words)
             for system in {g.system for g in groups}:
@@ -188,6 +191,15 @@ class Coder:
             record = self.codesets[system].get(code) if system in self.codesets else None
             self._described[key] = description_words(record.description) if record else frozenset()
         return self._described[key]
+
+    def _code_facts(self, system: System, code: str) -> dict[str, float]:
+        """A code's `code_facts`, cached per engine like its description words."""
+        key = (system, code)
+        facts = self._facts.get(key)
+        if facts is None:
+            record = self.codesets[system].get(code) if system in self.codesets else None
+            facts = self._facts[key] = code_facts(system, code, record.description if record else "")
+        return facts
 
     def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
         """Best first, each further code of a family (PCS 4-character prefix, CM category)
