@@ -42,10 +42,8 @@ class Usage:
     rules: list[Term] = field(default_factory=list)
     source: str = ""
 
-    #: Code counts summed per (system, first characters), and each code's `prefix_priors`, built on first use.
+    #: Code counts summed per (system, first characters), built on first use (see `prefix_priors`).
     _under: dict[tuple[System, str], int] | None = field(default=None, init=False, repr=False, compare=False)
-    _prefix_priors: dict[tuple[System, str], tuple[float, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False)
 
     def prior(self, system: System, code: str) -> float:
         """The share of notes (of that system) carrying `code`, smoothed; codes never seen get a floor."""
@@ -56,21 +54,16 @@ class Usage:
         """For each of `PREFIX_SIZES`, the codings per note (of that system) of any code starting with the
         code's first that many characters, smoothed: how much coders use the code's neighbourhood (chapter,
         category, subcategory), which speaks for a code they were seldom or never seen to assign."""
-        key = (system, code)
-        found = self._prefix_priors.get(key)
-        if found is None:
-            if self._under is None:
-                under: dict[tuple[System, str], int] = defaultdict(int)
-                for (s, c), count in self.counts.items():
-                    for size in PREFIX_SIZES:
-                        if len(c) >= size:
-                            under[(s, c[:size])] += count
-                self._under = dict(under)
-            n = self.n_notes.get(system, 0) + 1.0
-            bare = normalize_code(code)
-            found = self._prefix_priors[key] = tuple(
-                (self._under.get((system, bare[:size]), 0) + 0.1) / n for size in PREFIX_SIZES)
-        return found
+        if self._under is None:
+            under: dict[tuple[System, str], int] = defaultdict(int)
+            for (s, c), count in self.counts.items():
+                for size in PREFIX_SIZES:
+                    if len(c) >= size:
+                        under[(s, c[:size])] += count
+            self._under = dict(under)
+        n = self.n_notes.get(system, 0) + 1.0
+        bare = normalize_code(code)
+        return tuple((self._under.get((system, bare[:size]), 0) + 0.1) / n for size in PREFIX_SIZES)
 
     def save(self, path: Path) -> None:
         rules = [[t.code, t.system, t.text, t.precision, t.kind] for t in self.rules]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -110,6 +111,8 @@ class Coder:
     resolver: Resolver
     _described: dict[tuple[System, str], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
     _facts: dict[tuple[System, str], dict[str, float]] = field(default_factory=dict, init=False, repr=False)
+    _facts_usage: object = field(default=None, init=False, repr=False)
+    _family_sizes: dict[System, dict[str, int]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
@@ -193,13 +196,32 @@ class Coder:
         return self._described[key]
 
     def _code_facts(self, system: System, code: str) -> dict[str, float]:
-        """A code's `code_facts`, cached per engine like its description words."""
+        """A code's `code_facts`, cached per engine while its usage statistics stay the same (training
+        swaps them fold by fold)."""
+        if self._facts_usage is not self.index.usage:
+            self._facts.clear()
+            self._facts_usage = self.index.usage
         key = (system, code)
         facts = self._facts.get(key)
         if facts is None:
-            record = self.codesets[system].get(code) if system in self.codesets else None
-            facts = self._facts[key] = code_facts(system, code, record.description if record else "")
+            codeset = self.codesets.get(system)
+            record = codeset.get(code) if codeset is not None else None
+            facts = self._facts[key] = code_facts(system, code, record.description if record else "",
+                                                  usage=self.index.usage,
+                                                  family_codes=self._family_codes(system, family(system, code)))
         return facts
+
+    def _family_codes(self, system: System, prefix: str) -> int:
+        """How many codes of the code set lie under a family prefix (as `CodeSet.with_prefix` counts them),
+        counted once per system: the prefix index behind `with_prefix` holds every prefix of every code."""
+        sizes = self._family_sizes.get(system)
+        if sizes is None:
+            sizes = self._family_sizes[system] = defaultdict(int)
+            for c in self.codesets.get(system, ()):
+                fam = family(system, c.key)
+                if len(c.key) > len(fam):
+                    sizes[fam] += 1
+        return sizes.get(prefix, 0)
 
     def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
         """Best first, each further code of a family (PCS 4-character prefix, CM category)

@@ -30,6 +30,7 @@ FEATURES: tuple[str, ...] = (
     "neighbors", "family_exact", "family_fuzzy", "family_usage", "family_dense", "family_size",
     # The code itself (`code_facts`, `Usage.prefix_priors`): its neighbourhood's use, depth and kind.
     "prior_1", "prior_3", "prior_4", "prior_5", "code_length", "chapter", "unspecified", "other_specified",
+    "description_length", "family_codes",
     # Note-level context (`add_note_features`): where and how the code's evidence sits in its note.
     "first_position", "procedure_share", "note_candidates", "dense_gap", "usage_gap", "prior_percentile",
     "description_overlap", "history_share", "treatment_share", "findings_share", "strength",
@@ -135,20 +136,26 @@ def group(candidates: Iterable[Candidate]) -> list[CodeCandidates]:
     return [CodeCandidates(system, code, found) for (system, code), found in by_code.items()]
 
 
-def code_facts(system: System, code: str, description: str) -> dict[str, float]:
-    """Features of a code whatever the note says: how deep it sits, its chapter (or PCS section), and
-    whether it is its family's unspecified or "other" code, which coders choose differently."""
+def code_facts(system: System, code: str, description: str, *, usage: Usage, family_codes: int = 0) -> dict[str, float]:
+    """Features of a code whatever the note says: how much coders use its chapter (or PCS section),
+    category and subcategory (`usage`), how deep it sits, its chapter, whether it is its family's
+    unspecified or "other" code, which coders choose differently, and how many codes its family has."""
     text = description.lower()
-    return {"code_length": float(len(code)), "chapter": float(ord(code[0])) if code else 0.0,
+    p1, p3, p4, p5 = usage.prefix_priors(system, code)
+    return {"prior_1": _rounded(math.log(p1)), "prior_3": _rounded(math.log(p3)),
+            "prior_4": _rounded(math.log(p4)), "prior_5": _rounded(math.log(p5)),
+            "code_length": float(len(code)), "chapter": float(ord(code[0])) if code else 0.0,
             "unspecified": float("unspecified" in text),
-            "other_specified": float(text.startswith("other") or " other " in text)}
+            "other_specified": float(text.startswith("other") or " other " in text),
+            "description_length": float(len(description_words(description))),
+            "family_codes": _rounded(math.log1p(family_codes))}
 
 
 def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: bool,
               neighbors: dict[tuple[System, str], float] | None = None,
               facts: dict[str, float] | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes,
-    `facts` is the code's `code_facts` (computed here, without its description, when not given)."""
+    `facts` is the code's `code_facts` under `usage` (computed here, without its description, when not given)."""
     system, code = group_.system, group_.code
     best: dict[str, float] = {}  # per channel, at least 0.0
     usage_spans: set[tuple[int, int]] = set()
@@ -181,13 +188,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
     # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
     # flip on them (suggest_many(notes) has to agree with suggest(note) for each note). Flags and
     # counts are exact already.
-    p1, p3, p4, p5 = usage.prefix_priors(system, code)
-    return {
-        **(facts if facts is not None else code_facts(system, code, "")),
-        "prior_1": _rounded(math.log(p1)),
-        "prior_3": _rounded(math.log(p3)),
-        "prior_4": _rounded(math.log(p4)),
-        "prior_5": _rounded(math.log(p5)),
+    out = {
         "exact": _rounded(best.get("exact", 0.0)),
         "exact_description": exact_description,
         "fuzzy": _rounded(best.get("fuzzy", 0.0)),
@@ -206,6 +207,8 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "uncertain_only": float(assertions <= _UNCERTAIN),
         "neighbors": _rounded(near),
     }
+    out.update(facts if facts is not None else code_facts(system, code, "", usage=usage))
+    return out
 
 
 def family(system: str, code: str) -> str:

@@ -43,15 +43,17 @@ def test_code_features_read_the_code_its_description_and_its_neighbourhood():
     usage = Usage(n_notes={"ICD-10-CM": 9}, counts={("ICD-10-CM", "R509"): 4, ("ICD-10-CM", "R51"): 2,
                                                     ("ICD-10-CM", "E119"): 1})
     g = group([_c("R502", "exact", 1.0)])[0]
-    facts = code_facts("ICD-10-CM", "R502", "Drug induced fever")
+    facts = code_facts("ICD-10-CM", "R502", "Drug induced fever", usage=usage)
     f = featurize(g, usage=usage, billable=True, prefix=False, facts=facts)
     # Never assigned itself, but coders gave 6 codes of chapter R and 4 of category R50 in 9 notes.
     assert f["prior"] == round(np.log(0.1 / 10), 4)
     assert (f["prior_1"], f["prior_3"], f["prior_4"]) == tuple(round(np.log(n / 10), 4) for n in (6.1, 4.1, 0.1))
     assert f["code_length"] == 4.0 and f["chapter"] == float(ord("R"))
     assert f["unspecified"] == 0.0 and f["other_specified"] == 0.0
-    assert code_facts("ICD-10-CM", "R509", "Fever, unspecified")["unspecified"] == 1.0
-    assert code_facts("ICD-10-CM", "R508", "Other specified fever")["other_specified"] == 1.0
+    assert code_facts("ICD-10-CM", "R509", "Fever, unspecified", usage=usage)["unspecified"] == 1.0
+    assert code_facts("ICD-10-CM", "R508", "Other specified fever", usage=usage)["other_specified"] == 1.0
+    wide = code_facts("ICD-10-CM", "R509", "Fever, unspecified", usage=usage, family_codes=9)
+    assert wide["family_codes"] == round(np.log(10), 4) and wide["description_length"] == 1.0
 
 
 def test_present_evidence_outranks_negated_in_the_assertion():
