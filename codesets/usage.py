@@ -20,7 +20,7 @@ from codesets.types import normalize_code
 from medcode.types import System
 
 PCS_PREFIX = 4  # CodiEsp coders wrote 4 characters where they could not tell all 7
-#: The code prefixes `Usage.prefix_prior` counts under: chapter or section, category, and two finer levels.
+#: The code prefixes `Usage.prefix_priors` counts under: chapter or section, category, and two finer levels.
 PREFIX_SIZES = (1, 3, 4, 5)
 
 
