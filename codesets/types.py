@@ -77,6 +77,7 @@ class CodeSet:
         self._codes: dict[str, Code] = {c.key: c for c in codes}
         self._children: dict[str, list[str]] | None = None
         self._by_prefix: dict[str, list[str]] | None = None
+        self._under: dict[int, dict[str, int]] = {}
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -117,6 +118,18 @@ class CodeSet:
                     index.setdefault(key[:n], []).append(key)
             self._by_prefix = index
         return [self._codes[k] for k in self._by_prefix.get(normalize_code(prefix), [])]
+
+    def count_under(self, prefix: str) -> int:
+        """How many codes `with_prefix(prefix)` holds, from counts kept per prefix length (built on first
+        use for that length: far smaller than the index of every prefix behind `with_prefix`)."""
+        key = normalize_code(prefix)
+        counts = self._under.get(len(key))
+        if counts is None:
+            counts = self._under[len(key)] = {}
+            for code in self._codes:
+                if len(code) > len(key):
+                    counts[code[: len(key)]] = counts.get(code[: len(key)], 0) + 1
+        return counts.get(key, 0)
 
     @property
     def tag(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -112,7 +111,6 @@ class Coder:
     _described: dict[tuple[System, str], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
     _facts: dict[tuple[System, str], dict[str, float]] = field(default_factory=dict, init=False, repr=False)
     _facts_usage: object = field(default=None, init=False, repr=False)
-    _family_sizes: dict[System, dict[str, int]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
@@ -206,22 +204,10 @@ class Coder:
         if facts is None:
             codeset = self.codesets.get(system)
             record = codeset.get(code) if codeset is not None else None
+            family_codes = codeset.count_under(family(system, code)) if codeset is not None else 0
             facts = self._facts[key] = code_facts(system, code, record.description if record else "",
-                                                  usage=self.index.usage,
-                                                  family_codes=self._family_codes(system, family(system, code)))
+                                                  usage=self.index.usage, family_codes=family_codes)
         return facts
-
-    def _family_codes(self, system: System, prefix: str) -> int:
-        """How many codes of the code set lie under a family prefix (as `CodeSet.with_prefix` counts them),
-        counted once per system: the prefix index behind `with_prefix` holds every prefix of every code."""
-        sizes = self._family_sizes.get(system)
-        if sizes is None:
-            sizes = self._family_sizes[system] = defaultdict(int)
-            for c in self.codesets.get(system, ()):
-                fam = family(system, c.key)
-                if len(c.key) > len(fam):
-                    sizes[fam] += 1
-        return sizes.get(prefix, 0)
 
     def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
         """Best first, each further code of a family (PCS 4-character prefix, CM category)

@@ -72,3 +72,10 @@ def test_with_prefix_lists_the_codes_under_a_pcs_table_or_cm_category():
     assert under and all(c.startswith("BW20") and len(c) == 7 for c in under) and under == sorted(under)
     assert [c.code for c in registry.load_codeset("ICD-10-CM").with_prefix("E11.6")][:2] == ["E11.61", "E11.610"]
     assert pcs.with_prefix("QQQQ") == []
+
+
+def test_count_under_counts_what_with_prefix_lists():
+    pcs, cm = registry.load_codeset("ICD-10-PCS"), registry.load_codeset("ICD-10-CM")
+    for codeset, prefix in ((pcs, "bw20"), (pcs, "0DT"), (cm, "E11"), (cm, "E11.6"), (cm, "I10"), (pcs, "QQQQ")):
+        assert codeset.count_under(prefix) == len(codeset.with_prefix(prefix))
+    assert cm.count_under("E11") > 50 and cm.count_under("I10") == 0
