@@ -42,7 +42,7 @@ from codesets.encoder import (
 from codesets.neighbors import clause_texts
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from training.encoder import Progress, _lr, _version
+from training.encoder import Progress, _lr, _step, _version
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -229,11 +229,7 @@ def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Seque
                 group["lr"] = _lr(done, warmup, learning_rate)
             out = model(model.preprocess([texts.train[i] for i in batch]))["sentence_embedding"]
             loss = (1.0 - (out * torch.from_numpy(train_targets[batch])).sum(dim=1)).mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
+            losses.append(_step(loss, optimizer, params))
             if progress:
                 progress(len(losses), max_steps or 0, losses[-1])
         else:

@@ -43,6 +43,7 @@ from training import pairs as builders
 from training.pairs import Pair
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger("medcode.training")
@@ -129,6 +130,17 @@ def _version(root: Path) -> str:
     return name
 
 
+def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter]) -> float:
+    """One optimiser step on `loss` (gradients clipped to norm 1.0, then cleared); the loss as a float."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def _lr(done: float, warmup: float, peak: float) -> float:
     """Linear warm-up over the first `warmup` of the run, then linear decay to zero at its end.
 
@@ -208,12 +220,7 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
         negatives = [p.hard_negative or filler_rng.choice(fillers) for p in batch]
         columns = [[p.anchor for p in batch], [p.positive for p in batch], negatives]
         features = [model.preprocess(c) for c in columns]
-        loss = loss_fn(features, None)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
+        losses.append(_step(loss_fn(features, None), optimizer, trainable))
         if progress:
             progress(step + 1, len(schedule), losses[-1])
     model.eval()
