@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     )
     max_note_chars: int = Field(default=200_000, description="Longer notes are refused.")
     threads: int = Field(default=0, description="torch/faiss threads; 0 means all cores.")
+    train_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where the encoder fine-tune and the query-encoder distillation run: auto takes "
+        "a CUDA GPU when torch sees one, else the CPU. Nothing needs one; serving and the index stay on the CPU.")
     database_url: str = Field(
         default="",
         description="SQLAlchemy URL of the service's store; empty means a SQLite file under data_dir "

@@ -42,7 +42,14 @@ from codesets.encoder import (
 from codesets.neighbors import clause_texts
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from training.encoder import Progress, _lr, _step, _version
+from training.encoder import (
+    Progress,
+    _lr,
+    _step,
+    _version,
+    trainable_copy,
+    training_device,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -128,15 +135,12 @@ def teacher_layers(teacher: Path) -> int:
     return int(config.get("num_hidden_layers", 0))
 
 
-def student_from(teacher: Path, layers: Sequence[int], *, max_seq_length: int = 64) -> SentenceTransformer:
-    """The teacher with only the transformer layers at `layers` (in that order), ready to train."""
+def student_from(teacher: Path, layers: Sequence[int], *, max_seq_length: int = 64,
+                 device: str = "cpu") -> SentenceTransformer:
+    """The teacher with only the transformer layers at `layers` (in that order), ready to train on `device`."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(teacher), device="cpu")
-    model.max_seq_length = max_seq_length
-    if next(model.parameters()).dtype != torch.float32:
-        model.float()
+    model = trainable_copy(teacher, device, max_seq_length=max_seq_length)
     bert = model.transformers_model
     stack = bert.encoder.layer if bert is not None and hasattr(bert, "encoder") else None
     if stack is None:
@@ -191,7 +195,7 @@ def agreement(index: CodeIndex, student: np.ndarray, teacher: np.ndarray, *, k: 
 def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Sequence[int], budget_s: float,
             max_steps: int | None = None, batch_size: int = 128, learning_rate: float = 3e-4, warmup: float = 0.05,
             seed: int = 13, save_dtype: str = "float32", index: CodeIndex | None = None,
-            onnx_dir: Path | None = None, cache_dir: Path | None = None, threads: int = 0,
+            onnx_dir: Path | None = None, cache_dir: Path | None = None, threads: int = 0, device: str = "cpu",
             progress: Progress | None = None) -> Path:
     """Train a student of `teacher` keeping `layers` and write `<out_root>/<version>/`; returns that folder.
 
@@ -199,6 +203,7 @@ def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Seque
     steps give the same weights. `index` (built with this teacher) adds the top-8 agreement to the card.
     """
     import torch
+    from sentence_transformers.util import batch_to_device
 
     if not texts.train:
         raise MedcodeError(ErrorCode.TRAINING_FAILED, step="query encoder", detail="no texts to distil from")
@@ -207,7 +212,7 @@ def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Seque
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
-    model = student_from(teacher, layers)
+    model = student_from(teacher, layers, device=device)
     targets = teacher_vectors(teacher, [*texts.train, *texts.held_out], onnx_dir=onnx_dir, cache_dir=cache_dir,
                               threads=threads)
     train_targets, held_targets = targets[: len(texts.train)], targets[len(texts.train):]
@@ -227,8 +232,10 @@ def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Seque
             done = max(len(losses) / max_steps if max_steps else 0.0, elapsed / budget_s)
             for group in optimizer.param_groups:
                 group["lr"] = _lr(done, warmup, learning_rate)
-            out = model(model.preprocess([texts.train[i] for i in batch]))["sentence_embedding"]
-            loss = (1.0 - (out * torch.from_numpy(train_targets[batch])).sum(dim=1)).mean()
+            features = batch_to_device(model.preprocess([texts.train[i] for i in batch]), model.device)
+            out = model(features)["sentence_embedding"]
+            target = torch.from_numpy(train_targets[batch]).to(model.device)
+            loss = (1.0 - (out * target).sum(dim=1)).mean()
             losses.append(_step(loss, optimizer, params))
             if progress:
                 progress(len(losses), max_steps or 0, losses[-1])
@@ -261,7 +268,7 @@ def distill(teacher: Path, out_root: Path, *, texts: DistillTexts, layers: Seque
                      "frozen": "word embeddings", "max_seq_length": model.max_seq_length,
                      "budget_s": budget_s, "train_seconds": round(train_seconds, 1),
                      "total_seconds": round(time.monotonic() - started, 1),
-                     "threads": threads or os.cpu_count(), "saved_dtype": save_dtype,
+                     "threads": threads or os.cpu_count(), "device": device, "saved_dtype": save_dtype,
                      "loss_first": round(losses[0], 5) if losses else None,
                      "loss_last_50_mean": round(float(np.mean(losses[-50:])), 5) if losses else None},
         "metrics": metrics,
@@ -317,7 +324,8 @@ def distill_from_settings(settings: Settings, *, budget_s: float | None = None, 
                    budget_s=cfg.budget_s if budget_s is None else budget_s, max_steps=max_steps,
                    batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, warmup=cfg.warmup, seed=cfg.seed,
                    save_dtype=cfg.save_dtype, index=index, onnx_dir=onnx_root(settings.data_dir),
-                   cache_dir=settings.data_dir / "cache", threads=settings.threads, progress=progress)
+                   cache_dir=settings.data_dir / "cache", threads=settings.threads,
+                   device=training_device(settings.train_device), progress=progress)
 
 
 def up_to_date(settings: Settings) -> Path | None:

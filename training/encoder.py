@@ -1,4 +1,4 @@
-"""Fine-tune the dense channel's encoder contrastively, on the CPU, into a versioned self-describing folder.
+"""Fine-tune the dense channel's encoder contrastively, on the CPU (or a GPU when lent), into a versioned folder.
 
 The loss is sentence-transformers' MultipleNegativesRankingLoss over (anchor, positive, hard negative)
 triplets from training/pairs.py: each anchor must find its own positive among every positive and
@@ -38,6 +38,7 @@ from codesets.encoder import (
 from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from codesets.usage import CodedNote, read_codiesp
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from training import pairs as builders
 from training.pairs import Pair
@@ -130,6 +131,30 @@ def _version(root: Path) -> str:
     return name
 
 
+def trainable_copy(path: Path, device: str, *, max_seq_length: int) -> SentenceTransformer:
+    """The sentence-transformers folder at `path` loaded on `device` in float32, whatever it was saved in:
+    a float16 folder (`save_dtype`) trained as it is reaches NaN within a few steps."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(path), device=device)
+    model.max_seq_length = max_seq_length
+    if next(model.parameters()).dtype != torch.float32:
+        model.float()
+    return model
+
+
+def training_device(choice: str) -> str:
+    """The torch device training runs on: `auto` takes CUDA when torch sees a GPU, else the CPU; `cuda`
+    without one is refused (E-code BAD_INPUT) rather than silently slow."""
+    import torch
+
+    available = torch.cuda.is_available()
+    if choice == "cuda" and not available:
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail="MEDCODE_TRAIN_DEVICE=cuda, but torch sees no CUDA GPU")
+    return "cuda" if choice == "cuda" or (choice == "auto" and available) else "cpu"
+
+
 def _step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter]) -> float:
     """One optimiser step on `loss` (gradients clipped to norm 1.0, then cleared); the loss as a float."""
     import torch
@@ -162,10 +187,10 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
     whichever comes first; the same seed and steps on the same machine give the same weights.
     """
     import torch
-    from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import (
         MultipleNegativesRankingLoss,
     )
+    from sentence_transformers.util import batch_to_device
 
     cfg = settings.finetune
     max_minutes = cfg.max_minutes if max_minutes is None else max_minutes
@@ -197,8 +222,9 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
     filler_rng = random.Random(seed + 1)
 
     base_path = base or base_encoder_path()
-    model = SentenceTransformer(str(base_path), device="cpu")
-    model.max_seq_length = settings.index.max_seq_length
+    model = trainable_copy(base_path, training_device(settings.train_device),
+                           max_seq_length=settings.index.max_seq_length)
+    device = str(model.device.type)
     base_recall = recall_at_1(model, held)
     _freeze(model, cfg.trainable_layers)
     loss_fn = MultipleNegativesRankingLoss(model, scale=20.0)
@@ -219,7 +245,7 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
             group["lr"] = _lr(max(step / len(schedule), elapsed / budget), cfg.warmup, learning_rate)
         negatives = [p.hard_negative or filler_rng.choice(fillers) for p in batch]
         columns = [[p.anchor for p in batch], [p.positive for p in batch], negatives]
-        features = [model.preprocess(c) for c in columns]
+        features = [batch_to_device(model.preprocess(c), model.device) for c in columns]
         losses.append(_step(loss_fn(features, None), optimizer, trainable))
         if progress:
             progress(step + 1, len(schedule), losses[-1])
@@ -236,7 +262,7 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
         model.half()
     model.save(str(partial), create_model_card=False)
     card = _card(version, settings, base_path, sets, notes, available, chosen, held, losses, batch_size,
-                 learning_rate, seed, minutes, base_recall, tuned_recall)
+                 learning_rate, seed, minutes, base_recall, tuned_recall, device)
     (partial / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     # Renamed only once complete: the loader never meets a half-written version.
     os.replace(partial, root / version)
@@ -246,7 +272,7 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
 def _card(version: str, settings: Settings, base_path: Path, codesets: Mapping[str, CodeSet],
           notes: Sequence[CodedNote], available: Counter[str], chosen: Sequence[Pair], held: Sequence[Pair],
           losses: Sequence[float], batch_size: int, learning_rate: float, seed: int, minutes: float,
-          base_recall: float, tuned_recall: float) -> dict[str, Any]:
+          base_recall: float, tuned_recall: float, device: str) -> dict[str, Any]:
     tail = losses[-50:]
     base_name = BASE_MODEL if base_path == base_encoder_path() else base_path.name
     return {
@@ -269,7 +295,8 @@ def _card(version: str, settings: Settings, base_path: Path, codesets: Mapping[s
             "warmup": settings.finetune.warmup, "seed": seed,
             "frozen": f"embeddings and all but the top {settings.finetune.trainable_layers} layers",
             "max_seq_length": settings.index.max_seq_length, "minutes": round(minutes, 2),
-            "threads": settings.threads or os.cpu_count(), "saved_dtype": settings.finetune.save_dtype,
+            "threads": settings.threads or os.cpu_count(), "device": device,
+            "saved_dtype": settings.finetune.save_dtype,
         },
         "loss": {
             "first": round(losses[0], 4) if losses else None,

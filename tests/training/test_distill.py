@@ -77,7 +77,7 @@ def test_student_reloads_as_an_encoder_of_the_teachers_dimension(student: Path) 
     assert card["kind"] == KIND and card["version"] == student.name
     assert card["teacher_fingerprint"] == Encoder.fingerprint_of(base_encoder_path())
     assert card["teacher"] == "all-MiniLM-L6-v2" and card["layers"] == [0, 3, 5]
-    assert card["training"]["steps"] == 40
+    assert card["training"]["steps"] == 40 and card["training"]["device"] == "cpu"
     assert not list(student.parent.glob(".*partial"))
     encoder = Encoder(student)
     assert encoder.model.transformers_model.config.num_hidden_layers == 3

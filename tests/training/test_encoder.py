@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from codesets.encoder import (
     trained_encoder_root,
 )
 from codesets.types import Code, CodeSet
+from medcode.errors import MedcodeError
 from medcode.settings import Settings
-from training.encoder import fine_tune
+from training.encoder import fine_tune, training_device
 from training.pairs import Pair
 
 PAIRS = [
@@ -62,9 +64,21 @@ def test_fine_tune_writes_a_versioned_self_describing_folder(tuned: Path) -> Non
     assert card["base_model"]["name"] == "all-MiniLM-L6-v2"
     assert card["code_sets"] == {"ICD-10-CM": "ICD-10-CM 2026-04"}
     assert card["training"]["steps"] == 3 and card["training"]["batch_size"] == 3
+    assert card["training"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert card["data"]["pairs_available"]["cm_synonym"] == 2
     assert len(card["loss"]["every_50"]) == 1 and card["loss"]["first"] > 0
     assert not list(tuned.parent.glob(".*partial"))
+
+
+def test_training_takes_a_gpu_when_torch_sees_one_and_refuses_cuda_without_one() -> None:
+    gpu = torch.cuda.is_available()
+    assert training_device("cpu") == "cpu"
+    assert training_device("auto") == ("cuda" if gpu else "cpu")
+    if gpu:
+        assert training_device("cuda") == "cuda"
+    else:
+        with pytest.raises(MedcodeError, match="no CUDA GPU"):
+            training_device("cuda")
 
 
 def test_fine_tuned_encoder_reloads_encodes_and_differs_from_base(tuned: Path) -> None:
@@ -131,3 +145,7 @@ def test_a_float16_copy_loads_and_computes_in_float32(tuned: Path, local: Settin
     encoder = Encoder(half)
     assert encoder.encode(["fever"]).dtype == np.float32
     assert next(encoder.model.parameters()).dtype == torch.float32
+    # Fine-tuning again from the float16 folder trains in float32: its loss stays a number.
+    again = fine_tune(local, steps=3, batch_size=3, max_minutes=10, pairs=PAIRS, codesets=CODESETS, seed=5, base=half)
+    loss = json.loads((again / CARD).read_text())["loss"]
+    assert math.isfinite(loss["first"]) and math.isfinite(loss["last_50_mean"])
