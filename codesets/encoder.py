@@ -204,7 +204,8 @@ class Encoder:
             path = student
         onnx_dir = onnx_root(settings.data_dir) if settings.index.runtime == "onnx" else None
         options: dict[str, Any] = {"batch_size": batch_size or settings.index.batch_size,
-                                   "batch_tokens": settings.index.batch_tokens,
+                                   "batch_tokens": settings.index.note_batch_tokens if notes
+                                   else settings.index.batch_tokens,
                                    "max_seq_length": settings.index.max_seq_length, "threads": settings.threads,
                                    "onnx_dir": onnx_dir, "int8": notes and settings.index.note_int8}
         if settings.index.encoder or path == base_encoder_path():

@@ -125,7 +125,7 @@ def rows_stamp(coder: Coder, notes: Sequence[CodedNote], **more: Any) -> dict[st
     """What a rows cache depends on: the index, the features, the notes and how rows are built."""
     digest = hashlib.sha256("\x00".join(f"{n.id}\x01{n.text}" for n in notes).encode()).hexdigest()[:16]
     return {"index": coder.index.manifest.get("built"), "encoder": coder.index.manifest["encoder"]["fingerprint"],
-            "note_encoder": [coder.encoder.fingerprint(), coder.encoder.int8],
+            "note_encoder": [coder.encoder.fingerprint(), coder.encoder.int8, coder.encoder.batch_tokens],
             "features": list(FEATURES), "rows": reranker.ROWS_VERSION, "notes": digest, **more}
 
 
