@@ -119,7 +119,11 @@ def test_notes_use_the_newest_query_encoder_of_the_index_encoder_else_the_index_
     assert note_encoder_path(local, teacher) == newest
     notes = Encoder.from_settings(local, notes=True)
     assert notes.path == newest and notes.space() == teacher
-    assert Encoder.from_settings(local).path == base_encoder_path()  # the index is built by the teacher
+    index = Encoder.from_settings(local)
+    assert index.path == base_encoder_path()  # the index is built by the teacher
+    # Note clauses batch by their own token bound; code texts by the index's.
+    assert (notes.batch_tokens, index.batch_tokens) == (local.index.note_batch_tokens, local.index.batch_tokens)
+    assert local.index.note_batch_tokens != local.index.batch_tokens
     assert note_encoder_path(local, "another-teacher") is None  # nothing distilled from it, shipped or trained
     says = local.model_copy(update={"index": local.index.model_copy(update={"note_encoder": "index"})})
     assert note_encoder_path(says, teacher) is None
