@@ -146,7 +146,7 @@ def trainable_copy(path: Path, device: str, *, max_seq_length: int) -> SentenceT
 
 def training_device(choice: str) -> str:
     """The torch device training runs on: `auto` takes CUDA when torch sees a GPU, else the CPU; `cuda`
-    without one is refused (E-code BAD_INPUT) rather than silently slow."""
+    without one is refused (BAD_INPUT) rather than silently slow."""
     import torch
 
     available = torch.cuda.is_available()
