@@ -38,6 +38,20 @@ def fail(error: MedcodeError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+@app.callback()
+def _settings() -> None:
+    # Every command reads the MEDCODE_* settings: a bad value is one clear line, not a traceback.
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = "MEDCODE_" + "__".join(str(part).upper() for part in first["loc"])
+        detail = f"{name}: {first['msg']} (got {first.get('input')!r})"
+        raise fail(MedcodeError(ErrorCode.BAD_INPUT, detail=detail)) from None
+
+
 def _coder():
     import gc
 

@@ -128,3 +128,20 @@ def test_suggest_without_an_index_says_how_to_build_one(tmp_path, monkeypatch):
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert result.stderr.startswith("error E020:") and "medcode index build" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("MEDCODE_TRAIN_DEVICE", "gpu"), ("MEDCODE_THREADS", "many"),
+                                             ("MEDCODE_INDEX__NOTE_BATCH_TOKENS", "lots")])
+def test_a_bad_setting_is_one_clear_line_naming_it(monkeypatch, name, value):
+    from medcode.settings import get_settings
+
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(cli.app, ["suggest", "-"], input="Hypertension.")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error E040: {name}:") and repr(value) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
