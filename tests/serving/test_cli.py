@@ -116,16 +116,21 @@ def test_the_installed_command_codes_a_note_end_to_end(small_index, data_dir, tm
     assert "I10" in codes and not {c for c in codes if c.startswith("R07")}
 
 
-def test_suggest_without_an_index_says_how_to_build_one(tmp_path, monkeypatch):
+def _suggest_with_env(monkeypatch, name: str, value: str):
+    """`medcode suggest -` run with one MEDCODE_* variable set, the settings read afresh before and after."""
     from medcode.settings import get_settings
 
-    monkeypatch.setenv("MEDCODE_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
-        result = runner.invoke(cli.app, ["suggest", "-"], input="Hypertension.")
+        return runner.invoke(cli.app, ["suggest", "-"], input="Hypertension.")
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+def test_suggest_without_an_index_says_how_to_build_one(tmp_path, monkeypatch):
+    result = _suggest_with_env(monkeypatch, "MEDCODE_DATA_DIR", str(tmp_path / "empty"))
     assert result.exit_code == 2
     assert result.stderr.startswith("error E020:") and "medcode index build" in result.stderr
 
@@ -133,15 +138,7 @@ def test_suggest_without_an_index_says_how_to_build_one(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("name", "value"), [("MEDCODE_TRAIN_DEVICE", "gpu"), ("MEDCODE_THREADS", "many"),
                                              ("MEDCODE_INDEX__NOTE_BATCH_TOKENS", "lots")])
 def test_a_bad_setting_is_one_clear_line_naming_it(monkeypatch, name, value):
-    from medcode.settings import get_settings
-
-    monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(cli.app, ["suggest", "-"], input="Hypertension.")
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    result = _suggest_with_env(monkeypatch, name, value)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error E040: {name}:") and repr(value) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
