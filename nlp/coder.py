@@ -24,6 +24,7 @@ from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
 from nlp.ranking import (
     NOT_PATIENT,
     CodeCandidates,
+    Proposed,
     Ranker,
     add_family_features,
     add_note_features,
@@ -32,6 +33,7 @@ from nlp.ranking import (
     family,
     featurize,
     group,
+    worth_ranking,
 )
 from nlp.resolve import Resolver
 from nlp.sections import section_lookup
@@ -172,12 +174,15 @@ class Coder:
         for i, candidates in enumerate(per_doc):
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
             groups = group(self.resolver.resolve(candidates))
+            proposed = Proposed.count(groups, self.index.usage)
+            floor = self.settings.ranking.dense_floor
+            groups = [g for g in groups if worth_ranking(g, dense_floor=floor, neighbors=near)]
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near,
                                        facts=self._code_facts(g.system, g.code))
-            add_family_features(groups)
-            add_note_features(groups, notes[i], self._description_words)
+            add_family_features(groups, proposed)
+            add_note_features(groups, notes[i], self._description_words, proposed)
             for system in {g.system for g in groups}:
                 mine = [g for g in groups if g.system == system]
                 for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):

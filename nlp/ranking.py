@@ -181,10 +181,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         elif channel == "dense":
             dense_rank = max(dense_rank, 1.0 / features.get("rank", 1.0))
     assertions = group_.evidence_assertions()
-    near = 0.0
-    if neighbors:
-        near = max(neighbors.get((system, code), 0.0),
-                   neighbors.get((system, family(system, code)), 0.0) if system == "ICD-10-PCS" else 0.0)
+    near = similar_notes_weight(neighbors, system, code)
     # Rounded: the encoder's last digits depend on how texts were batched, and a tree split must not
     # flip on them (suggest_many(notes) has to agree with suggest(note) for each note). Flags and
     # counts are exact already.
@@ -211,14 +208,65 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
     return out
 
 
+def similar_notes_weight(neighbors: dict[tuple[System, str], float] | None, system: System, code: str) -> float:
+    """How much the note's most similar coded notes carry the code (a PCS code also by its prefix)."""
+    if not neighbors:
+        return 0.0
+    return max(neighbors.get((system, code), 0.0),
+               neighbors.get((system, family(system, code)), 0.0) if system == "ICD-10-PCS" else 0.0)
+
+
+def worth_ranking(group_: CodeCandidates, *, dense_floor: float,
+                  neighbors: dict[tuple[System, str], float] | None = None) -> bool:
+    """False for a code that only a loose dense match proposes (every candidate dense, none more
+    similar than `dense_floor`) and that no similar coded note carries: about 45% of a note's codes,
+    which coders almost never assign, not worth their features and trees."""
+    for c in group_.candidates:
+        if c.channel != "dense" or c.similarity > dense_floor:
+            return True
+    return similar_notes_weight(neighbors, group_.system, group_.code) > 0.0
+
+
+def proposed_prior(group_: CodeCandidates, usage: Usage) -> float:
+    """The code's prior: how often coders use it, or the shorter code a channel proposed (see
+    `Resolver.resolve`), whichever is more; the same as `featurize` reads."""
+    prior = usage.prior(group_.system, group_.code)
+    for c in group_.candidates:
+        if c.features:
+            prior = max(prior, c.features.get("prior", 0.0))
+    return prior
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """Every code proposed in one note, ranked or not, as the family and note features count them,
+    so that leaving codes unranked (`worth_ranking`) does not change the features of the others."""
+
+    family_sizes: dict[tuple[str, str], int]
+    #: Per system, each proposed code's `prior` feature, sorted.
+    priors: dict[str, list[float]]
+
+    @classmethod
+    def count(cls, groups: Iterable[CodeCandidates], usage: Usage) -> Proposed:
+        sizes: dict[tuple[str, str], int] = defaultdict(int)
+        priors: dict[str, list[float]] = defaultdict(list)
+        for g in groups:
+            sizes[(g.system, family(g.system, g.code))] += 1
+            priors[g.system].append(_rounded(math.log(proposed_prior(g, usage))))
+        for values in priors.values():
+            values.sort()
+        return cls(dict(sizes), dict(priors))
+
+
 def family(system: str, code: str) -> str:
     """The code's family: its ICD-10-CM category (3 characters) or its PCS 4-character prefix."""
     return code[:3] if system == "ICD-10-CM" else code[:PCS_PREFIX]
 
 
-def add_family_features(groups: list[CodeCandidates]) -> None:
+def add_family_features(groups: list[CodeCandidates], proposed: Proposed | None = None) -> None:
     """Share evidence within families: "diabetes" found for E11.9 also speaks for E11.65, and a
-    4-character PCS prefix (what CodiEsp's coders often wrote) gathers all its full codes."""
+    4-character PCS prefix (what CodiEsp's coders often wrote) gathers all its full codes
+    (`proposed`: the note's codes as counted before some were left unranked; else `groups`)."""
     keys = [(g.system, family(g.system, g.code)) for g in groups]
     best: dict[tuple[str, str], dict[str, float]] = {}
     size: dict[tuple[str, str], int] = defaultdict(int)
@@ -231,17 +279,18 @@ def add_family_features(groups: list[CodeCandidates]) -> None:
         else:
             for name, channel in _FAMILY_OF.items():
                 slot[name] = max(slot[name], features.get(channel, 0.0))
-    family_size = {key: math.log1p(n) for key, n in size.items()}
+    family_size = {key: math.log1p(n) for key, n in (proposed.family_sizes if proposed else size).items()}
     for g, key in zip(groups, keys, strict=True):
         g.features.update(best[key])
         g.features["family_size"] = family_size[key]
 
 
 def add_note_features(groups: list[CodeCandidates], text: str,
-                      describe: Callable[[System, str], frozenset[str]]) -> None:
+                      describe: Callable[[System, str], frozenset[str]], proposed: Proposed | None = None) -> None:
     """Features of a code against its whole note: where its first mention is, which sections and
     mention kinds carry it, how it compares with the note's other candidates of its system, and how
-    much of its description's wording the note uses (`describe`: a code's normalized content words)."""
+    much of its description's wording the note uses (`describe`: a code's normalized content words;
+    `proposed`: the note's codes as counted before some were left unranked, else `groups`)."""
     note_words = frozenset(w for w, _, _ in words(text))
     length = max(len(text), 1)
     per_system: dict[str, list[CodeCandidates]] = defaultdict(list)
@@ -250,8 +299,8 @@ def add_note_features(groups: list[CodeCandidates], text: str,
     for mine in per_system.values():
         top_dense = max(g.features["dense"] for g in mine)
         top_usage = max(g.features["usage"] for g in mine)
-        priors = sorted(g.features["prior"] for g in mine)
-        note_candidates = _rounded(math.log1p(len(mine)))
+        priors = proposed.priors[mine[0].system] if proposed else sorted(g.features["prior"] for g in mine)
+        note_candidates = _rounded(math.log1p(len(priors)))
         for g in mine:
             spans = {(c.mention.start, c.mention.end): c.mention for c in g.candidates}.values()
             history = treatment = findings = procedures = 0

@@ -9,6 +9,7 @@ from medcode.types import Candidate, Mention
 from nlp.ranking import (
     FEATURES,
     NOTE_FEATURES,
+    Proposed,
     Ranker,
     add_family_features,
     add_note_features,
@@ -16,6 +17,7 @@ from nlp.ranking import (
     family,
     featurize,
     group,
+    worth_ranking,
 )
 
 
@@ -165,3 +167,36 @@ def test_evidence_and_assertion_follow_candidates_added_after_a_first_look():
     # The exact mention is far stronger: the co-occurring negated phrase no longer counts.
     assert g.strengths() == [0.15, 1.0]
     assert g.assertion == "present" and [c.channel for c in g.evidence()] == ["exact"]
+
+
+def test_a_code_only_a_loose_dense_match_proposes_is_not_ranked_unless_similar_notes_carry_it():
+    loose, strong, named = (group(cs)[0] for cs in ([_c("I10", "dense", 0.45), _c("I10", "dense", 0.5, start=9)],
+                                                    [_c("I10", "dense", 0.45), _c("I10", "dense", 0.51, start=9)],
+                                                    [_c("I10", "dense", 0.3), _c("I10", "fuzzy", 0.2, start=9)]))
+    assert not worth_ranking(loose, dense_floor=0.5)
+    assert worth_ranking(loose, dense_floor=0.5, neighbors={("ICD-10-CM", "I10"): 0.1})
+    assert not worth_ranking(loose, dense_floor=0.5, neighbors={("ICD-10-CM", "I11"): 0.1})
+    assert worth_ranking(strong, dense_floor=0.5) and worth_ranking(named, dense_floor=0.5)
+    pcs = group([Candidate("BW20ZZZ", "ICD-10-PCS", Mention(0, 2, "CT", "procedure", None), "dense", 0.4)])[0]
+    assert worth_ranking(pcs, dense_floor=0.5, neighbors={("ICD-10-PCS", "BW20"): 0.2})  # by its prefix
+
+
+def test_codes_left_unranked_still_count_in_the_family_and_note_features_of_the_others():
+    text = "Diabetes mellitus. Fever."
+    usage = Usage(n_notes={"ICD-10-CM": 9}, counts={("ICD-10-CM", "E119"): 4, ("ICD-10-CM", "E1165"): 1})
+    def made():
+        return [group(cs)[0] for cs in ([_c("E119", "exact", 1.0)], [_c("E1165", "dense", 0.4, start=9)],
+                                        [_c("E109", "dense", 0.3, start=9)], [_c("R509", "exact", 1.0, start=19)])]
+    def features(groups, proposed=None):
+        for g in groups:
+            g.features = featurize(g, usage=usage, billable=True, prefix=False)
+        add_family_features(groups, proposed)
+        add_note_features(groups, text, lambda system, code: frozenset(), proposed)
+        return {g.code: g.features for g in groups}
+    everyone = features(made())
+    groups = made()
+    proposed = Proposed.count(groups, usage)
+    kept = [g for g in groups if worth_ranking(g, dense_floor=0.5)]
+    assert [g.code for g in kept] == ["E119", "R509"]
+    assert features(kept, proposed) == {code: everyone[code] for code in ("E119", "R509")}
+    assert features(kept) != {code: everyone[code] for code in ("E119", "R509")}  # counted among themselves
