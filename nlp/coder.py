@@ -134,8 +134,9 @@ class Coder:
         ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir))
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
-    def rank(self, texts: Sequence[str]) -> list[list[CodeCandidates]]:
-        """Every candidate code of each note, scored and sorted best first (no filtering)."""
+    def rank(self, texts: Sequence[str], *, every_code: bool = False) -> list[list[CodeCandidates]]:
+        """The candidate codes of each note, scored and sorted best first: those `worth_ranking`, or with
+        `every_code` all that the channels propose (training learns from the others as negatives too)."""
         notes = [check_note(t, limit=self.settings.max_note_chars) for t in texts]
         docs = list(self.nlp.pipe(notes))
         per_doc: list[list[Candidate]] = [[] for _ in docs]
@@ -175,8 +176,9 @@ class Coder:
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
             groups = group(self.resolver.resolve(candidates))
             proposed = Proposed.count(groups, self.index.usage)
-            floor = self.settings.ranking.dense_floor
-            groups = [g for g in groups if worth_ranking(g, dense_floor=floor, neighbors=near)]
+            if not every_code:
+                floor = self.settings.ranking.dense_floor
+                groups = [g for g in groups if worth_ranking(g, dense_floor=floor, neighbors=near)]
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near,

@@ -109,7 +109,7 @@ def decision_rows(coder: Coder, path: Path, *, weight: float) -> tuple[dict[str,
         return weight if (g.system, g.code) in codings[k] else 1.0
 
     raw = candidate_rows(coder, texts, [labeler(k) for k in range(len(texts))], notes=list(range(len(texts))),
-                         weigh=weigh)
+                         weigh=weigh, every_code=True)
     unseen = sum(1 for k, coding in enumerate(codings) for (s, c), yes in coding.items()
                  if yes and (k, s, c) not in seen)
     decided = sum(len(c) for c in codings)

@@ -21,7 +21,7 @@ from nlp.ranking import FEATURES, Ranker
 
 #: What the candidate-row caches are keyed on besides their own inputs: change it when the way rows
 #: are built changes.
-ROWS_VERSION = 2
+ROWS_VERSION = 3
 
 
 @dataclass

@@ -68,11 +68,12 @@ def relabel(rows: dict[str, Rows], notes: Sequence[CodedNote]) -> dict[str, Rows
 
 def candidate_rows(coder: Coder, texts: Sequence[str], labelers: Sequence[Callable[[CodeCandidates], float]],
                    *, notes: Sequence[int], weigh: Callable[[int, CodeCandidates], float] | None = None,
-                   batch: int = 32) -> dict[str, list[tuple]]:
-    """Per system, (features, label, note, weight, code) of every candidate of every text."""
+                   batch: int = 32, every_code: bool = False) -> dict[str, list[tuple]]:
+    """Per system, (features, label, note, weight, code) of every candidate of every text (`every_code`:
+    also the codes the engine leaves unranked, as rows to fit on; without it, the rows the engine ranks)."""
     out: dict[str, list[tuple]] = defaultdict(list)
     for i in range(0, len(texts), batch):
-        ranked = coder.rank(list(texts[i : i + batch]))
+        ranked = coder.rank(list(texts[i : i + batch]), every_code=every_code)
         for j, groups in enumerate(ranked):
             k = i + j
             for g in groups:
@@ -111,8 +112,10 @@ def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, consol
             coder.index.usage = usage
             coder.index.neighbors = similar.subset(rest)
             coder.resolver = Resolver(coder.codesets, usage)
+            # Every code, also those the engine leaves unranked: fitted with them as negatives, the PCS
+            # trees rank dev 0.010 MAP better (0.485 against 0.475) than fitted on the ranked codes alone.
             part = candidate_rows(coder, [notes[i].text for i in held],
-                                  [(lambda g, n=notes[i]: label(g, n)) for i in held], notes=held)
+                                  [(lambda g, n=notes[i]: label(g, n)) for i in held], notes=held, every_code=True)
             for system, items in part.items():
                 raw[system].extend(items)
             console.print(f"fold {k + 1}/{folds}: {sum(map(len, raw.values()))} candidates so far")

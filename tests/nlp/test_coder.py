@@ -69,3 +69,16 @@ def test_bad_notes_raise_clear_errors(coder, text, code):
     with pytest.raises(MedcodeError) as err:
         coder.suggest(text)
     assert err.value.code == code
+
+
+def test_the_engine_ranks_the_codes_worth_it_and_training_gets_every_code(coder):
+    ranked = {(g.system, g.code): g for g in coder.rank([NOTE])[0]}
+    every = {(g.system, g.code): g for g in coder.rank([NOTE], every_code=True)[0]}
+    left_out = every.keys() - ranked.keys()
+    assert ranked.keys() < every.keys() and left_out
+    floor = coder.settings.ranking.dense_floor
+    for key in left_out:
+        assert all(c.channel == "dense" and c.similarity <= floor for c in every[key].candidates)
+        assert every[key].features["neighbors"] == 0.0
+    # The codes left out still count in the others' family and note features.
+    assert all(g.features == every[key].features for key, g in ranked.items())
