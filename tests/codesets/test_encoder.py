@@ -129,3 +129,37 @@ def test_notes_use_the_newest_query_encoder_of_the_index_encoder_else_the_index_
     assert note_encoder_path(says, teacher) is None
     assert Encoder.from_settings(says, notes=True).path == base_encoder_path()
 
+
+
+#: One engine process starting: it waits at a gate for the others, then opens the int8 encoder.
+_ENGINE_START = """
+import json, logging, os, sys, time
+from pathlib import Path
+from codesets.encoder import Encoder, base_encoder_path
+onnx_dir, log_file, gate, count = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+logging.basicConfig(filename=log_file, level=logging.INFO, format="%(process)d %(name)s %(message)s")
+(gate / str(os.getpid())).touch()
+while len(list(gate.iterdir())) < count:
+    time.sleep(0.01)
+encoder = Encoder(base_encoder_path(), onnx_dir=onnx_dir, int8=True)
+print(json.dumps(encoder.encode(["fever", "CT of the abdomen"]).tolist()))
+"""
+
+
+def test_engines_starting_at_once_export_and_quantise_once_and_all_load_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    onnx_dir, log_file, gate = tmp_path / "onnx", tmp_path / "engines.log", tmp_path / "gate"
+    gate.mkdir()
+    engines = [subprocess.Popen([sys.executable, "-c", _ENGINE_START, str(onnx_dir), str(log_file), str(gate), "3"],
+                                stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [engine.communicate(timeout=300)[0] for engine in engines]
+    assert [engine.returncode for engine in engines] == [0, 0, 0]
+    lines = log_file.read_text().splitlines()
+    assert sum("exported encoder" in line for line in lines) == 1, lines
+    assert sum("quantised" in line for line in lines) == 1, lines
+    assert sorted(p.name for p in onnx_dir.iterdir() if p.name != ".lock") == sorted(
+        f"encoder-{Encoder(base_encoder_path()).fingerprint()}{s}.onnx" for s in ("", "-int8"))  # no leftovers
+    vectors = [np.array(json.loads(out)) for out in outputs]
+    assert all(np.array_equal(v, vectors[0]) for v in vectors)
