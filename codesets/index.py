@@ -28,7 +28,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import System
 
 #: 2: vectors stored as float16 (`IndexHNSWSQ`), half the memory and ~25% faster searches than the
-#: float32 of format 1, with the same neighbours for 99.7% of CodiEsp dev's clause queries.
+#: float32 of format 1; the top 8 of the clauses of 50 CodiEsp dev notes agree 99.7% (PCS) to 99.96% (CM).
 FORMAT = 2
 #: The most synonyms of one code that are embedded besides its description. Encoding is the
 #: slow part of a build (~450 texts/s on 2 cores); the lexicon still holds every synonym.
