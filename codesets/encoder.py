@@ -142,6 +142,20 @@ def encoder_card(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def float32_model(path: Path, *, device: str = "cpu", max_seq_length: int = 64) -> SentenceTransformer:
+    """The sentence-transformers folder at `path` on `device`, in float32 whatever it was saved in: a
+    float16 copy halves the folder, but a CPU computes in float32 and training it as it is reaches NaN
+    within a few steps."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(path), device=device)
+    model.max_seq_length = max_seq_length
+    if next(model.parameters()).dtype != torch.float32:
+        model.float()
+    return model
+
+
 class Encoder:
     """Embeds texts as L2-normalized float32 vectors; `name` and `fingerprint` stamp an index."""
 
@@ -182,16 +196,10 @@ class Encoder:
         """The sentence-transformers model, loaded on first use (torch runtime, ONNX export, training)."""
         if self._model is None:
             import torch
-            from sentence_transformers import SentenceTransformer
 
             if self.threads:
                 torch.set_num_threads(self.threads)
-            model = SentenceTransformer(str(self.path), device="cpu")
-            model.max_seq_length = self.max_seq_length
-            # A float16 copy halves the folder; on a CPU it is computed in float32.
-            if next(model.parameters()).dtype != torch.float32:
-                model.float()
-            self._model = model
+            self._model = float32_model(self.path, max_seq_length=self.max_seq_length)
         return self._model
 
     @classmethod

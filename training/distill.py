@@ -35,6 +35,7 @@ from codesets.encoder import (
     base_encoder_path,
     configured_encoder_path,
     encoder_card,
+    float32_model,
     note_encoder_path,
     onnx_root,
     query_encoder_root,
@@ -47,7 +48,6 @@ from training.encoder import (
     _lr,
     _step,
     _version,
-    trainable_copy,
     training_device,
 )
 
@@ -140,7 +140,7 @@ def student_from(teacher: Path, layers: Sequence[int], *, max_seq_length: int = 
     """The teacher with only the transformer layers at `layers` (in that order), ready to train on `device`."""
     import torch
 
-    model = trainable_copy(teacher, device, max_seq_length=max_seq_length)
+    model = float32_model(teacher, device=device, max_seq_length=max_seq_length)
     bert = model.transformers_model
     stack = bert.encoder.layer if bert is not None and hasattr(bert, "encoder") else None
     if stack is None:

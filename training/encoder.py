@@ -33,6 +33,7 @@ from codesets.encoder import (
     CARD,
     Encoder,
     base_encoder_path,
+    float32_model,
     trained_encoder_root,
 )
 from codesets.registry import load_codeset
@@ -131,19 +132,6 @@ def _version(root: Path) -> str:
     return name
 
 
-def trainable_copy(path: Path, device: str, *, max_seq_length: int) -> SentenceTransformer:
-    """The sentence-transformers folder at `path` loaded on `device` in float32, whatever it was saved in:
-    a float16 folder (`save_dtype`) trained as it is reaches NaN within a few steps."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(path), device=device)
-    model.max_seq_length = max_seq_length
-    if next(model.parameters()).dtype != torch.float32:
-        model.float()
-    return model
-
-
 def training_device(choice: str) -> str:
     """The torch device training runs on: `auto` takes CUDA when torch sees a GPU, else the CPU; `cuda`
     without one is refused (BAD_INPUT) rather than silently slow."""
@@ -222,8 +210,8 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
     filler_rng = random.Random(seed + 1)
 
     base_path = base or base_encoder_path()
-    model = trainable_copy(base_path, training_device(settings.train_device),
-                           max_seq_length=settings.index.max_seq_length)
+    model = float32_model(base_path, device=training_device(settings.train_device),
+                          max_seq_length=settings.index.max_seq_length)
     device = str(model.device.type)
     base_recall = recall_at_1(model, held)
     _freeze(model, cfg.trainable_layers)
