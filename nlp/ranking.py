@@ -161,7 +161,6 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
     usage_spans: set[tuple[int, int]] = set()
     spans: set[tuple[int, int]] = set()
     dense_rank = exact_description = 0.0
-    prior = usage.prior(system, code)
     for c in group_.candidates:
         channel, similarity, features = c.channel, c.similarity, c.features
         # max(best.get(channel, 0.0), similarity) spelled out: this loop runs for every candidate of a note.
@@ -172,8 +171,6 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
             best[channel] = similarity
         span = (c.mention.start, c.mention.end)
         spans.add(span)
-        if features:
-            prior = max(prior, features.get("prior", 0.0))
         if channel == "exact" and features.get("description"):
             exact_description = 1.0
         elif channel == "usage":
@@ -194,7 +191,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "cooccurrence": _rounded(best.get("cooccurrence", 0.0)),
         "dense": _rounded(max(0.0, best.get("dense", 0.0) - 0.5)),
         "dense_rank": _rounded(dense_rank),
-        "prior": _rounded(math.log(prior)),
+        "prior": _rounded(math.log(proposed_prior(group_, usage))),
         "billable": float(billable),
         "prefix": float(prefix),
         "channels": float(len(best)),
@@ -229,7 +226,7 @@ def worth_ranking(group_: CodeCandidates, *, dense_floor: float,
 
 def proposed_prior(group_: CodeCandidates, usage: Usage) -> float:
     """The code's prior: how often coders use it, or the shorter code a channel proposed (see
-    `Resolver.resolve`), whichever is more; the same as `featurize` reads."""
+    `Resolver.resolve`), whichever is more (the `prior` feature, before its log)."""
     prior = usage.prior(group_.system, group_.code)
     for c in group_.candidates:
         if c.features:
