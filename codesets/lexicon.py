@@ -184,20 +184,37 @@ class Lexicon:
         self.terms: Sequence[Term] = TermTable(kept)
         n = max(len(self.terms), 1)
         self.idf = {t: math.log(n / len(p)) for t, p in postings.items()}
-        self._longest = max((len(k) for k in self._exact), default=0)
         self._post_arrays = {t: np.asarray(p, dtype=np.int64) for t, p in postings.items()}
         self._total = np.array([sum(self.idf[t] for t in c) or 1.0 for c in self._content])
 
     def __len__(self) -> int:
         return len(self.terms)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_reach", None)  # derived on first use
+        return state
+
+    def _longest_from(self) -> dict[str, int]:
+        """Per word, the most words of a term that starts with it (built on first use, ~0.1 s)."""
+        reach: dict[str, int] | None = self.__dict__.get("_reach")
+        if reach is None:
+            reach = {}
+            for key in self._exact:
+                if len(key) > reach.get(key[0], 0):
+                    reach[key[0]] = len(key)
+            self.__dict__["_reach"] = reach
+        return reach
+
     def exact(self, text: str, start: int = 0, end: int | None = None) -> list[Hit]:
         """Whole terms spelled out in text[start:end], longest first at each position."""
         toks = words(text[start:end])
         seq = [w for w, _, _ in toks]
         hits: list[Hit] = []
+        # Only the lengths some term starting with the word has: most words start none, or short ones.
+        reach = self._longest_from()
         for i in range(len(seq)):
-            for n in range(min(self._longest, len(seq) - i), 0, -1):
+            for n in range(min(reach.get(seq[i], 0), len(seq) - i), 0, -1):
                 found = self._exact.get(tuple(seq[i : i + n]))
                 if found:
                     s, e = toks[i][1] + start, toks[i + n - 1][2] + start

@@ -161,6 +161,21 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Allocations (less deallocations) between young-generation collections once an engine has loaded.
+#: A note allocates ~100k short-lived objects, which at Python's default 700 set off ~150
+#: collections a note: about 4% of an engine's time (3.5 of 85 ms a note), nearly all gone at 50,000.
+ENGINE_GC_THRESHOLD = (50_000, 20, 100)
+
+
+def settle_gc() -> None:
+    """After a Coder has loaded: freeze what is loaded and collect young objects less often.
+
+    The loaded index is ~1.6 M long-lived objects; left to the collector, each full collection walks
+    them all and stalls the note that set it off for ~0.5 s. Frozen, they are never walked again."""
+    gc.freeze()
+    gc.set_threshold(*ENGINE_GC_THRESHOLD)
+
+
 def load_pickle(path: Path) -> Any:
     """Unpickle a cache medcode wrote, with the GC paused."""
     # Only medcode writes these files, under the user's own data dir; unpickling them is as trusted as our code.

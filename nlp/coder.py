@@ -182,7 +182,8 @@ class Coder:
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near,
-                                       facts=self._code_facts(g.system, g.code))
+                                       facts=self._code_facts(g.system, g.code),
+                                       prior=proposed.prior_of[(g.system, g.code)])
             add_family_features(groups, proposed)
             add_note_features(groups, notes[i], self._description_words, proposed)
             for system in {g.system for g in groups}:

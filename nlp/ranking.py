@@ -118,6 +118,8 @@ class CodeCandidates:
 
     def evidence_assertions(self) -> set[Assertion]:
         """The assertions of `evidence()`, without sorting it."""
+        if len(self.candidates) == 1:  # most codes of a note: its one candidate is its evidence (strength >= 0)
+            return {self.candidates[0].mention.assertion}
         strengths = self.strengths()
         floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
         return {c.mention.assertion for c, s in zip(self.candidates, strengths) if s >= floor}
@@ -153,9 +155,10 @@ def code_facts(system: System, code: str, description: str, *, usage: Usage, fam
 
 def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: bool,
               neighbors: dict[tuple[System, str], float] | None = None,
-              facts: dict[str, float] | None = None) -> dict[str, float]:
+              facts: dict[str, float] | None = None, prior: float | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes,
-    `facts` is the code's `code_facts` under `usage` (computed here, without its description, when not given)."""
+    `facts` is the code's `code_facts` under `usage` (computed here, without its description, when not given),
+    `prior` its `prior` feature as `Proposed` counted it (computed here when not given)."""
     system, code = group_.system, group_.code
     best: dict[str, float] = {}  # per channel, at least 0.0
     usage_spans: set[tuple[int, int]] = set()
@@ -191,7 +194,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "cooccurrence": _rounded(best.get("cooccurrence", 0.0)),
         "dense": _rounded(max(0.0, best.get("dense", 0.0) - 0.5)),
         "dense_rank": _rounded(dense_rank),
-        "prior": _rounded(math.log(proposed_prior(group_, usage))),
+        "prior": prior if prior is not None else prior_feature(group_, usage),
         "billable": float(billable),
         "prefix": float(prefix),
         "channels": float(len(best)),
@@ -234,6 +237,11 @@ def proposed_prior(group_: CodeCandidates, usage: Usage) -> float:
     return prior
 
 
+def prior_feature(group_: CodeCandidates, usage: Usage) -> float:
+    """The `prior` feature: the log of `proposed_prior`, rounded."""
+    return _rounded(math.log(proposed_prior(group_, usage)))
+
+
 @dataclass(frozen=True)
 class Proposed:
     """Every code proposed in one note, ranked or not, as the family and note features count them,
@@ -242,17 +250,21 @@ class Proposed:
     family_sizes: dict[tuple[str, str], int]
     #: Per system, each proposed code's `prior` feature, sorted.
     priors: dict[str, list[float]]
+    #: Each proposed code's `prior` feature, by (system, code): `featurize` reads it rather than compute it again.
+    prior_of: dict[tuple[str, str], float]
 
     @classmethod
     def count(cls, groups: Iterable[CodeCandidates], usage: Usage) -> Proposed:
         sizes: dict[tuple[str, str], int] = defaultdict(int)
         priors: dict[str, list[float]] = defaultdict(list)
+        prior_of: dict[tuple[str, str], float] = {}
         for g in groups:
             sizes[(g.system, family(g.system, g.code))] += 1
-            priors[g.system].append(_rounded(math.log(proposed_prior(g, usage))))
+            prior_of[(g.system, g.code)] = value = prior_feature(g, usage)
+            priors[g.system].append(value)
         for values in priors.values():
             values.sort()
-        return cls(dict(sizes), dict(priors))
+        return cls(dict(sizes), dict(priors), prior_of)
 
 
 def family(system: str, code: str) -> str:

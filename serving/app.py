@@ -6,7 +6,6 @@ The coder and the type-ahead index load in a background thread, so `/healthz` an
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 
 import medcode
 import validation
+from codesets.types import settle_gc
 from medcode.errors import MedcodeError
 from medcode.settings import Settings, get_settings
 from serving import problems
@@ -104,9 +104,7 @@ def _load(services: Services, coder: Any | None) -> None:
         if not searches:
             raise RuntimeError("the code search index failed to build")
         search = searches[0]
-        # The loaded index is ~1.6 M long-lived objects: left to the collector, each full collection walks
-        # them all and stalls the request that set it off for ~0.5 s. Frozen, they are never walked again.
-        gc.freeze()
+        settle_gc()
         services.runner, services.search = runner, search
         worker = JobWorker(services.store, runner, services.settings, services.metrics)
         worker.start()

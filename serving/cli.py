@@ -53,12 +53,11 @@ def _settings() -> None:
 
 
 def _coder():
-    import gc
-
+    from codesets.types import settle_gc
     from nlp.coder import Coder
 
     coder = Coder.load()
-    gc.freeze()  # the loaded index is never garbage: full collections need not walk it again (~0.5 s each)
+    settle_gc()
     return coder
 
 

@@ -55,13 +55,12 @@ def _serve(settings: Settings, threads: int, work: Connection, results: Connecti
     # would spin against the other engines.
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
-        import gc
-
+        from codesets.types import settle_gc
         from nlp.coder import Coder
 
         coder = Coder.load(settings.model_copy(update={"threads": threads}))
         coder.suggest("Warm-up: hypertension.")  # first-call costs before the first request
-        gc.freeze()  # the index's long-lived objects, never walked by the collector again (see serving.app)
+        settle_gc()
     except MedcodeError as error:
         results.send(("failed", (error.code, error.params)))
         return
