@@ -8,6 +8,7 @@ store, measures start-up to ready, then prints latency percentiles and errors ov
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
@@ -17,6 +18,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -59,17 +61,23 @@ def start_server(port: int, store: Path) -> tuple[subprocess.Popen, str, float]:
 
 
 def run(base: str, key: str, notes: list[str], *, requests: int, clients: int) -> dict[str, float]:
-    """Send `requests` suggest calls from `clients` threads; latency percentiles in ms and the error count."""
+    """Send `requests` suggest calls from `clients` threads; latency percentiles in ms and the error count.
+
+    Each client is a kept-alive `http.client` connection: the clients share the 2 cores with the
+    service, and httpx spends ~1.4 ms of CPU a call where `http.client` spends a fraction of it."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     counter = iter(range(requests))
     bodies = [json.dumps({"text": note}).encode() for note in notes]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    where = urlsplit(base)
+    path = where.path.rstrip("/") + "/v1/suggest"
 
     def client() -> None:
         nonlocal errors
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port or 80, timeout=60)
+        try:
             while True:
                 with lock:
                     n = next(counter, None)
@@ -78,13 +86,19 @@ def run(base: str, key: str, notes: list[str], *, requests: int, clients: int) -
                 body = bodies[n % len(bodies)]
                 t = time.perf_counter()
                 try:
-                    ok = http.post("/v1/suggest", content=body).status_code == 200
-                except httpx.HTTPError:
+                    conn.request("POST", path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    ok = response.status == 200
+                except (OSError, http.client.HTTPException):
                     ok = False
+                    conn.close()  # reconnects on the next request
                 elapsed = (time.perf_counter() - t) * 1000
                 with lock:
                     latencies.append(elapsed)
                     errors += not ok
+        finally:
+            conn.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
