@@ -28,6 +28,7 @@ from medcode.types import System
 from nlp.ranking import CodeCandidates
 
 if TYPE_CHECKING:
+    from codesets.types import CodeSet
     from training.report import RunSummary
 
 
@@ -37,6 +38,9 @@ def codiesp_form(system: System, code: str) -> str:
     return f"{key[:3]}.{key[3:]}" if system == "ICD-10-CM" and len(key) > 3 else key
 
 
+#: Characters of a full ICD-10-PCS code.
+PCS_CODE = 7
+
 #: A PCS code's 4-character prefix enters the ranking with at least this share of its family's
 #: probability, even where train never shows coders writing it: CodiEsp's coders often did. Chosen
 #: out of fold on CodiEsp train, not on dev (train MAP P: floor 0 0.429, 0.05 0.431, 0.1 0.432,
@@ -44,9 +48,13 @@ def codiesp_form(system: System, code: str) -> str:
 PCS_PREFIX_FLOOR = 0.1
 
 
-def truncation_rates(usage: Usage) -> dict[System, dict[str, float]]:
+def truncation_rates(usage: Usage, pcs: CodeSet | None = None) -> dict[System, dict[str, float]]:
     """Per system, for each shorter form coders wrote (a PCS 4-character prefix; an ICD-10-CM category
-    or subcategory), the share of the codings under it that coders wrote as that form alone."""
+    or subcategory), the share of the codings under it that coders wrote as that form alone.
+
+    With the loaded PCS release (`pcs`), also each full PCS code coders wrote that the release no longer
+    has (CodiEsp was coded on an older one: 3E0T3CZ, 5A1D00Z), with its share of its family's codings:
+    a legacy form, which enters for its family's current codes as a shorter form does."""
     counts = {system: {code: n for (s, code), n in usage.counts.items() if s == system}
               for system in ("ICD-10-CM", "ICD-10-PCS")}
     pcs_short: dict[str, int] = defaultdict(int)
@@ -55,18 +63,27 @@ def truncation_rates(usage: Usage) -> dict[System, dict[str, float]]:
         pcs_total[code[:PCS_PREFIX]] += n
         if len(code) <= PCS_PREFIX:
             pcs_short[code[:PCS_PREFIX]] += n
+    legacy = {code: n / pcs_total[code[:PCS_PREFIX]] for code, n in counts["ICD-10-PCS"].items()
+              if pcs is not None and len(code) == PCS_CODE and pcs.get(code) is None}
     cm_under: dict[str, int] = defaultdict(int)
     for code, n in counts["ICD-10-CM"].items():
         for size in range(3, len(code) + 1):
             cm_under[code[:size]] += n
     cm = {code: n / cm_under[code] for code, n in counts["ICD-10-CM"].items()}
-    return {"ICD-10-PCS": {p: pcs_short[p] / pcs_total[p] for p in pcs_total}, "ICD-10-CM": cm}
+    return {"ICD-10-PCS": {**{p: pcs_short[p] / pcs_total[p] for p in pcs_total}, **legacy}, "ICD-10-CM": cm}
 
 
-def _shorter_forms(system: System, key: str) -> list[str]:
-    """The shorter forms a coder may have written for the code `key`."""
+def engine_rates(coder: object) -> dict[System, dict[str, float]]:
+    """`truncation_rates` of a Coder: its usage statistics and its PCS release."""
+    return truncation_rates(coder.index.usage, coder.codesets.get("ICD-10-PCS"))  # type: ignore[attr-defined]
+
+
+def _shorter_forms(system: System, key: str, legacy: Mapping[str, list[str]]) -> list[str]:
+    """The shorter forms a coder may have written for the code `key` (`legacy`: the legacy PCS forms
+    per family)."""
     if system == "ICD-10-PCS":
-        return [key[:PCS_PREFIX]] if len(key) > PCS_PREFIX else []
+        family = key[:PCS_PREFIX]
+        return ([family] if len(key) > PCS_PREFIX else []) + [f for f in legacy.get(family, ()) if f != key]
     return [key[:n] for n in range(3, len(key))]
 
 
@@ -75,13 +92,18 @@ def ranked_codes(groups: Iterable[CodeCandidates], system: System,
     """The ranked CodiEsp-form codes of one system, by expected gain.
 
     A code of score p (the probability a coder assigns it) enters as itself with p·(1 − r) and brings
-    each shorter form a coder may have written instead (PCS 4-character prefix, CM category) with
-    r·(the summed p of the codes under that form, at most 1), where r is the share of coders' codings
-    under the form written as the form alone (`truncation`, mined from train; PCS at least
-    `PCS_PREFIX_FLOOR`). Ties keep the engine's order.
+    each shorter form a coder may have written instead (PCS 4-character prefix, CM category; a legacy
+    PCS code of its family, see `truncation_rates`) with r·(the summed p of the codes under that form,
+    at most 1), where r is the share of coders' codings under the form written as the form alone
+    (`truncation`, mined from train; a PCS prefix at least `PCS_PREFIX_FLOOR`; a PCS code keeps
+    1 − the sum of its family's form shares). Ties keep the engine's order.
     """
     rates = truncation or {}
-    floor = PCS_PREFIX_FLOOR if system == "ICD-10-PCS" else 0.0
+    pcs = system == "ICD-10-PCS"
+    legacy: dict[str, list[str]] = defaultdict(list)
+    for form in rates:
+        if pcs and len(form) == PCS_CODE:
+            legacy[form[:PCS_PREFIX]].append(form)
     items: list[tuple[float, int, str]] = []
     mass: dict[str, float] = defaultdict(float)
     shorter_rate: dict[str, float] = {}
@@ -89,9 +111,13 @@ def ranked_codes(groups: Iterable[CodeCandidates], system: System,
         if g.system != system:
             continue
         key = normalize_code(g.code)
-        shorter = {f: max(rates.get(f, 0.0), floor) for f in _shorter_forms(system, key)}
+        shorter = {f: max(rates.get(f, 0.0), PCS_PREFIX_FLOOR if pcs and len(f) == PCS_PREFIX else 0.0)
+                   for f in _shorter_forms(system, key, legacy)}
         shorter = {f: r for f, r in shorter.items() if r > 0}
-        items.append((g.score * (1.0 - max(shorter.values(), default=0.0)), len(items), key))
+        # A PCS family's forms share one count (its codings), so the code keeps what they leave; a CM
+        # code's forms are nested (category, subcategory), each a share of its own codings.
+        taken = sum(shorter.values()) if pcs else max(shorter.values(), default=0.0)
+        items.append((g.score * max(0.0, 1.0 - taken), len(items), key))
         for f, r in shorter.items():
             mass[f] += g.score
             shorter_rate[f] = r
@@ -157,7 +183,7 @@ def evaluate(coder: object, notes: Sequence[CodedNote], *, split: str, batch: in
     for i in range(0, len(notes), batch):
         rankings.extend(coder.rank([n.text for n in notes[i : i + batch]]))  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - start
-    rates = truncation_rates(coder.index.usage)  # type: ignore[attr-defined]
+    rates = engine_rates(coder)
     return Report(split, len(notes), score(notes, rankings, "ICD-10-CM", rates["ICD-10-CM"]),
                   score(notes, rankings, "ICD-10-PCS", rates["ICD-10-PCS"]), elapsed)
 
@@ -217,7 +243,7 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
         for i, ranked in enumerate(ranked_scores(len(notes), r.note, r.code, final, system)):
             rankings[i].extend(ranked)
     return summarize("before", "base encoder, hand-set ranking", notes, rankings, coder.codesets,
-                     truncation_rates(coder.index.usage))
+                     engine_rates(coder))
 
 
 def engine_name(coder: object) -> str:
@@ -244,7 +270,7 @@ def report_codiesp(settings: Settings, out: Path, *, split: str = "dev", limit: 
     if before is not None and before.exists():
         runs.append(RunSummary.from_json(json.loads(before.read_text())))
     after = coder or Coder.load(settings)
-    rates = truncation_rates(after.index.usage)  # type: ignore[attr-defined]
+    rates = engine_rates(after)
     if not runs:
         hand = dataclasses.replace(after, ranker=Ranker.hand_set())  # type: ignore[type-var]
         rankings = _rank_all(hand, notes)

@@ -33,7 +33,7 @@ from medcode.settings import Settings
 from nlp.ranking import FEATURES, CodeCandidates, Ranker, family
 from nlp.resolve import Resolver
 from training import calibration, reranker
-from training.evaluate import codiesp_form, truncation_rates
+from training.evaluate import codiesp_form, engine_rates
 from training.reranker import Rows
 
 if TYPE_CHECKING:
@@ -288,7 +288,7 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
              else "Reliability on dev (cross-fitted)")
     plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
                                         bins=opts.ece_bins, title=title) if curves else None
-    rates = truncation_rates(coder.index.usage)
+    rates = engine_rates(coder)
     metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
                 early_stopping_and_calibration=(f"CodiEsp train, {opts.folds}-fold cross-validation"

@@ -67,3 +67,27 @@ def test_shorter_forms_come_first_where_coders_mostly_wrote_them():
 def test_ranked_scores_sort_each_note():
     out = ranked_scores(2, [0, 1, 0], ["A", "B", "C"], [0.1, 0.5, 0.9], "ICD-10-CM")
     assert [[r.code for r in note] for note in out] == [["C", "A"], ["B"]]
+
+
+class _Release:
+    """A PCS release that no longer has 5A1D00Z (deleted in FY2017) but has its successors."""
+
+    codes = frozenset({"5A1D70Z", "5A1D80Z", "BW03ZZZ"})
+
+    def get(self, code):
+        return code if code in self.codes else None
+
+
+def test_a_pcs_code_the_release_no_longer_has_enters_for_its_family_as_coders_wrote_it():
+    usage = Usage(counts={("ICD-10-PCS", "5A1D00Z"): 6, ("ICD-10-PCS", "5A1D70Z"): 2, ("ICD-10-PCS", "BW03ZZZ"): 4})
+    assert "5A1D00Z" not in truncation_rates(usage)["ICD-10-PCS"]  # without the release, nothing is legacy
+    rates = truncation_rates(usage, _Release())["ICD-10-PCS"]
+    assert rates == {"5A1D": 0.0, "BW03": 0.0, "5A1D00Z": 0.75}
+    groups = [_group("ICD-10-PCS", "5A1D70Z", 0.6), _group("ICD-10-PCS", "5A1D80Z", 0.2),
+              _group("ICD-10-PCS", "BW03ZZZ", 0.5)]
+    # 5a1d00z: 0.75 x (0.6 + 0.2) = 0.6; the current codes keep 1 - 0.75 - 0.1 (the prefix floor) of their
+    # score (5a1d70z 0.09, 5a1d80z 0.03); the prefix 5a1d 0.1 x 0.8; bw03zzz 0.9 x 0.5, bw03 0.1 x 0.5
+    assert ranked_codes(groups, "ICD-10-PCS", rates) == ["5a1d00z", "bw03zzz", "5a1d70z", "5a1d", "bw03", "5a1d80z"]
+    notes = [CodedNote("1", "", frozenset({("ICD-10-PCS", "5A1D00Z")}))]
+    assert score(notes, [groups], "ICD-10-PCS", rates).map == 1.0
+    assert score(notes, [groups], "ICD-10-PCS", truncation_rates(usage)["ICD-10-PCS"]).map == 0.0

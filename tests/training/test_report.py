@@ -7,7 +7,7 @@ import pytest
 
 from codesets.usage import read_codiesp
 from nlp.ranking import Ranker
-from training.evaluate import score, truncation_rates
+from training.evaluate import engine_rates, score
 from training.report import (
     RunSummary,
     frequent_misses,
@@ -20,7 +20,7 @@ from training.report import (
 @pytest.fixture(scope="module")
 def runs(coder, settings):
     notes = read_codiesp(settings.corpus_dir / "dev", split="dev")[:3]
-    rates = truncation_rates(coder.index.usage)
+    rates = engine_rates(coder)
     hand = dataclasses.replace(coder, ranker=Ranker.hand_set())
     before = hand.rank([n.text for n in notes])
     after = coder.rank([n.text for n in notes])
