@@ -10,7 +10,7 @@ import json
 import math
 import operator
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -278,9 +278,7 @@ def add_family_features(groups: list[CodeCandidates], proposed: Proposed | None 
     (`proposed`: the note's codes as counted before some were left unranked; else `groups`)."""
     keys = [(g.system, family(g.system, g.code)) for g in groups]
     best: dict[tuple[str, str], dict[str, float]] = {}
-    size: dict[tuple[str, str], int] = defaultdict(int)
     for g, key in zip(groups, keys, strict=True):
-        size[key] += 1
         features = g.features
         slot = best.get(key)
         if slot is None:
@@ -288,7 +286,8 @@ def add_family_features(groups: list[CodeCandidates], proposed: Proposed | None 
         else:
             for name, channel in _FAMILY_OF.items():
                 slot[name] = max(slot[name], features.get(channel, 0.0))
-    family_size = {key: math.log1p(n) for key, n in (proposed.family_sizes if proposed else size).items()}
+    sizes = proposed.family_sizes if proposed else Counter(keys)
+    family_size = {key: math.log1p(sizes[key]) for key in best}  # only the families ranked here
     for g, key in zip(groups, keys, strict=True):
         g.features.update(best[key])
         g.features["family_size"] = family_size[key]
