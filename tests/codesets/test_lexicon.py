@@ -65,19 +65,25 @@ def test_clauses_split_on_punctuation_and_conjunctions():
     assert [text[s:e] for s, e in clauses(text)] == ["fever", "chills", " no cough"]
 
 
-def test_coverage_sums_alike_whichever_way_a_weak_word_is_looked_up(monkeypatch):
-    from codesets import lexicon
+def test_coverage_clears_its_work_row_and_finds_the_same_from_several_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
 
     lex = _lex()
     text = "CT scan of the abdomen; acute cholecystitis; essential hypertension with edema"
 
-    def found(lookup_from: int) -> list[tuple[str, int, int, float]]:
-        monkeypatch.setattr(lexicon, "_LOOKUP_FROM", lookup_from)
+    def found(_: object = None) -> list[tuple[str, int, int, float]]:
         return [(h.term.code, h.start, h.end, h.score) for h in lex.coverage(text, threshold=0.5)]
 
-    among_touched = found(10**9)
-    assert among_touched == found(0)
-    assert {"BW24ZZZ", "K810", "I10"} <= {code for code, *_ in among_touched}
+    first = found()
+    assert {"BW24ZZZ", "K810", "I10"} <= {code for code, *_ in first}
+    total, _ = lex._scratch()
+    assert not total.any()  # written only where the clause's words reach, and zeroed again
+    assert found() == first
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(found, range(64))) == [first] * 64
+    again = pickle.loads(pickle.dumps(lex))  # the work space stays behind
+    assert "_local" not in again.__dict__ and [(h.term.code, h.score) for h in again.coverage(text, threshold=0.5)] == [
+        (code, score) for code, _, _, score in first]
 
 
 def test_coverage_is_the_idf_weighted_share_of_the_term_words_in_the_clause():
