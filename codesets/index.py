@@ -105,11 +105,19 @@ class CodeIndex:
     def systems(self) -> list[System]:
         return list(self.rows)
 
-    def search(self, system: System, vectors: np.ndarray, k: int) -> list[list[tuple[str, str, float]]]:
-        """For each query vector, the k nearest code texts of `system` as (code, text, cosine)."""
+    def search(self, system: System, vectors: np.ndarray, k: int, *,
+               ef: int | None = None) -> list[list[tuple[str, str, float]]]:
+        """For each query vector, the k nearest code texts of `system` as (code, text, cosine); `ef`: the
+        HNSW search breadth (at least k; the graph's own, 64, when None)."""
         if system not in self._faiss or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
-        scores, ids = self._faiss[system].search(vectors, k)
+        if ef is None:
+            scores, ids = self._faiss[system].search(vectors, k)
+        else:
+            import faiss
+
+            params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
+            scores, ids = self._faiss[system].search(vectors, k, params=params)
         rows = self.rows[system]
         return [[(*rows[i], float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
                 for srow, irow in zip(scores, ids, strict=True)]

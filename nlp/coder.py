@@ -161,9 +161,9 @@ class Coder:
             vectors = np.concatenate([self.encoder.encode(texts) for texts in per_note] or [self.encoder.encode([])])
         else:
             vectors = self.encoder.encode([m.text for _, m in queries])
-        k = self.settings.ranking.dense_k
+        k, ef = self.settings.ranking.dense_k, self.settings.ranking.dense_ef
         for system in self.index.systems:
-            for (i, mention), found in zip(queries, self.index.search(system, vectors, k), strict=True):
+            for (i, mention), found in zip(queries, self.index.search(system, vectors, k, ef=ef), strict=True):
                 seen: set[str] = set()
                 for code, text, cos in found:
                     if code not in seen:  # several texts of one code: keep its best

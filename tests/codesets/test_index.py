@@ -61,3 +61,23 @@ def test_an_index_of_an_older_format_is_rebuilt_from_its_stored_vectors_not_enco
         rebuilt = faiss.read_index(str(path / f"{slug}.faiss"))
         assert isinstance(rebuilt, faiss.IndexHNSWSQ)
         np.testing.assert_allclose(rebuilt.reconstruct_n(0, rebuilt.ntotal), vectors, atol=1e-3)
+
+
+def test_the_search_breadth_is_chosen_per_call_and_leaves_the_graph_as_built() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = rng.standard_normal((60, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    rows = [(f"C{i}", f"text {i}") for i in range(len(vectors))]
+    built = index.CodeIndex(Path("unused"), {}, {"ICD-10-CM": index._hnsw(vectors)}, {"ICD-10-CM": rows},
+                            None, None, None)  # type: ignore[arg-type]
+    exact = np.argsort(-queries @ vectors.T, axis=1)[:, :8]
+
+    def recall(found: list[list[tuple[str, str, float]]]) -> float:
+        return float(np.mean([len({c for c, _, _ in f} & {f"C{i}" for i in e}) / 8 for f, e in zip(found, exact)]))
+
+    narrow, wide = built.search("ICD-10-CM", queries, 8, ef=8), built.search("ICD-10-CM", queries, 8, ef=400)
+    assert recall(narrow) < recall(wide) == 1.0
+    assert built._faiss["ICD-10-CM"].hnsw.efSearch == 64
+    assert built.search("ICD-10-CM", queries, 8) == built.search("ICD-10-CM", queries, 8, ef=64)
