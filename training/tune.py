@@ -130,7 +130,8 @@ def rows_stamp(coder: Coder, notes: Sequence[CodedNote], **more: Any) -> dict[st
     return {"index": coder.index.manifest.get("built"), "encoder": coder.index.manifest["encoder"]["fingerprint"],
             "note_encoder": [coder.encoder.fingerprint(), coder.encoder.int8, coder.encoder.batch_tokens],
             "features": list(FEATURES), "rows": reranker.ROWS_VERSION, "notes": digest,
-            "candidates": [coder.settings.ranking.dense_k, coder.settings.ranking.dense_floor], **more}
+            "candidates": [coder.settings.ranking.dense_k, coder.settings.ranking.dense_floor,
+                           coder.settings.ranking.dense_ef], **more}
 
 
 def cached_rows(path: Path, stamp: dict[str, Any], build: Callable[[], dict[str, Rows]]) -> dict[str, Rows]:
