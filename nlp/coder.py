@@ -21,6 +21,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
 from medcode.types import Candidate, Evidence, Mention, Suggestion, System
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
+from nlp.note import check_note
 from nlp.ranking import (
     NOT_PATIENT,
     CodeCandidates,
@@ -39,25 +40,6 @@ from nlp.resolve import Resolver
 from nlp.sections import section_lookup
 
 MAX_EVIDENCE = 5
-
-
-def decode_note(raw: bytes) -> str:
-    """Note bytes as text: UTF-8, with or without a byte-order mark, else E003."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MedcodeError(ErrorCode.NOTE_NOT_TEXT) from None
-
-
-def check_note(text: object, *, limit: int) -> str:
-    """The note as given, or a MedcodeError saying why it can't be coded."""
-    if not isinstance(text, str):
-        raise MedcodeError(ErrorCode.NOTE_NOT_TEXT)
-    if not text.strip():
-        raise MedcodeError(ErrorCode.EMPTY_NOTE)
-    if len(text) > limit:
-        raise MedcodeError(ErrorCode.NOTE_TOO_LARGE, size=len(text), limit=limit)
-    return text
 
 
 def _mention(text: str, span: Span, start: int, end: int, section_of: Callable[[Span], str | None]) -> Mention:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
-from nlp.coder import check_note, decode_note
+from nlp.note import check_note, decode_note
 
 
 @dataclass

@@ -74,7 +74,7 @@ def suggest(
     negated: NegatedOpt = None,
 ) -> None:
     """Print the suggestions for one note as JSON."""
-    from nlp.coder import check_note, decode_note
+    from nlp.note import check_note, decode_note
 
     try:
         _check_negated(negated)

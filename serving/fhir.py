@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Suggestion
-from nlp.coder import decode_note
+from nlp.note import decode_note
 from serving.schemas import EncounterMeta
 from validation.types import Patient
 

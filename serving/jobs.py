@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from nlp.coder import check_note
+from nlp.note import check_note
 from serving.metrics import Metrics
 from serving.runner import Runner
 from serving.schemas import JobCreate

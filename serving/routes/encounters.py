@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from nlp.coder import check_note
+from nlp.note import check_note
 from serving import checks, fhir, review
 from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES

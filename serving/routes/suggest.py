@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from nlp.coder import check_note
+from nlp.note import check_note
 from serving import checks, fhir
 from serving.deps import CallerDep, CoderDep, ServicesDep
 from serving.problems import PROBLEM_RESPONSES

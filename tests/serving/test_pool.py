@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +17,16 @@ from serving.pool import EnginePool
 
 NOTES = ["History of hypertension.", "Fever and cough for three days.", "Type 2 diabetes mellitus.",
          "Chest X-ray performed. Known hypertension.", "Acute myocardial infarction."]
+
+
+def test_the_server_process_loads_none_of_the_engine_libraries() -> None:
+    # Only the engine processes need them: imported by the server too, they cost seconds of start-up.
+    modules = ("serving.app", "serving.cli", "serving.pool", "serving.jobs", "serving.runner", "serving.codesearch",
+               "serving.batch", "validation")
+    heavy = ("spacy", "torch", "faiss", "onnxruntime", "lightgbm", "transformers")
+    code = f"import sys, {', '.join(modules)}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert found.strip() == "[]"
 
 
 @pytest.fixture(scope="module")
