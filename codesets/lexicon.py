@@ -243,24 +243,27 @@ class Lexicon:
             keys = [w for w in where if w in self._post_arrays]
             if not any(self.idf[w] >= min_idf for w in keys):
                 continue
-            # Only terms a strong word touches can be proposed: a few thousand of the ~470k. Each word's IDF is
-            # added into a scratch row over all terms, word by word in clause order, so a term's coverage is
-            # the same float whichever words reach it; the row is zeroed again where it was written.
+            # Only terms a strong word touches can be proposed: a few thousand of the ~470k.
             strong = [self._post_arrays[w] for w in keys if self.idf[w] >= min_idf]
             total, slot = self._scratch()
-            written = []
-            for w in keys:
-                posting = self._post_arrays[w]
-                total[posting] += self.idf[w]
-                written.append(posting)
             reached = strong[0] if len(strong) == 1 else np.concatenate(strong)
             # One entry per term, without sorting: the last position of each term is where it stays.
             order = np.arange(len(reached))
             slot[reached] = order
             touched = reached[slot[reached] == order]
+            # Each word's IDF is added into a scratch row over all terms, word by word in clause order, so a
+            # term's coverage is the same float whichever words reach it. A frequent word's posting (tens of
+            # thousands of terms) is only looked up for the touched terms, not written whole.
+            for w in keys:
+                posting, idf = self._post_arrays[w], self.idf[w]
+                if idf >= min_idf:
+                    total[posting] += idf
+                else:
+                    at = np.searchsorted(posting, touched)  # postings are sorted term numbers
+                    np.minimum(at, len(posting) - 1, out=at)
+                    total[touched[posting[at] == touched]] += idf
             weight = total[touched]
-            for posting in written:
-                total[posting] = 0.0
+            total[touched] = 0.0  # every term written is a touched one
             cov = weight / self._total[touched]
             keep = cov >= threshold
             cand, cand_cov = touched[keep], cov[keep]
