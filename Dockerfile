@@ -1,6 +1,10 @@
 # medcode's HTTP API: `docker build -t medcode . && docker run -p 8000:8000 medcode`
 # The code-set index is built into the image, so a container is ready in seconds, with no network.
-FROM python:3.11-slim-bookworm
+# BASE: any image with CPython 3.11 (`python`, `pip`) on PATH; TORCH_PIP_ARGS: where pip finds the CPU torch build
+# (a mirror or a wheel folder, for a build with no way out to the internet but a package proxy).
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
+ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -14,7 +18,7 @@ RUN useradd --create-home --uid 10001 --user-group medcode
 WORKDIR /app
 
 # torch first, pinned, from the CPU wheel index, so nothing pulls the CUDA build.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+RUN pip install ${TORCH_PIP_ARGS} torch==2.13.0
 
 COPY --chown=medcode:medcode pyproject.toml README.md ./
 COPY --chown=medcode:medcode medcode ./medcode
@@ -24,11 +28,11 @@ COPY --chown=medcode:medcode serving ./serving
 COPY --chown=medcode:medcode training ./training
 COPY --chown=medcode:medcode validation ./validation
 COPY --chown=medcode:medcode corpora ./corpora
-RUN pip install .
+RUN pip install . && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
 
 USER medcode
 # Minutes, once, at build time: code sets, lexicon, usage mined from CodiEsp train, faiss index.
-RUN mkdir -p /app/data/store && medcode index build
+RUN medcode index build
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
