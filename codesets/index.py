@@ -111,13 +111,10 @@ class CodeIndex:
         HNSW search breadth (at least k; the graph's own, 64, when None)."""
         if system not in self._faiss or len(vectors) == 0:
             return [[] for _ in range(len(vectors))]
-        if ef is None:
-            scores, ids = self._faiss[system].search(vectors, k)
-        else:
-            import faiss
+        import faiss
 
-            params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
-            scores, ids = self._faiss[system].search(vectors, k, params=params)
+        params = None if ef is None else faiss.SearchParametersHNSW(efSearch=max(ef, k))
+        scores, ids = self._faiss[system].search(vectors, k, params=params)
         rows = self.rows[system]
         return [[(*rows[i], float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
                 for srow, irow in zip(scores, ids, strict=True)]
