@@ -11,13 +11,15 @@ import json
 import pickle
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from codesets.classifier import NoteClassifier
+from codesets.classifier import fit as fit_classifier
 from codesets.encoder import Encoder
 from codesets.lexicon import VERSION as LEXICON_VERSION
 from codesets.lexicon import Lexicon, Term
@@ -29,13 +31,17 @@ from medcode.types import System
 
 #: 2: vectors stored as float16 (`IndexHNSWSQ`), half the memory and ~25% faster searches than the
 #: float32 of format 1; the top 8 of the clauses of 50 CodiEsp dev notes agree 99.7% (PCS) to 99.96% (CM).
-FORMAT = 2
+#: 3: the note classifier (`classifier.*`); its faiss files are those of format 2.
+FORMAT = 3
+#: The oldest format whose faiss files a build may copy as they are.
+SAME_FAISS_SINCE = 2
 #: The most synonyms of one code that are embedded besides its description. Encoding is the
 #: slow part of a build (~450 texts/s on 2 cores); the lexicon still holds every synonym.
 EMBEDDED_SYNONYMS: dict[str, int] = {"ICD-10-CM": 4, "ICD-10-PCS": 1}
 Progress = Callable[[str, int, int], None]
 #: Files every index has besides one .faiss and .rows.json per system.
-INDEX_FILES = ("manifest.json", "lexicon.pkl", "usage.json", "neighbors.json", "neighbors.npy")
+INDEX_FILES = ("manifest.json", "lexicon.pkl", "usage.json", "neighbors.json", "neighbors.npy", "classifier.json",
+               "classifier.npz", "classifier.npy")
 
 
 def code_terms(codeset: CodeSet) -> list[Term]:
@@ -70,14 +76,20 @@ class Inputs:
     codesets: dict[System, CodeSet]
     encoder: Encoder
     usage: Usage | None
-    #: The coded notes `usage` was mined from; embedded for the similar-notes feature.
+    #: The coded notes `usage` was mined from; embedded for the similar-notes feature, and what the
+    #: note classifier learns from.
     corpus: tuple[CodedNote, ...] = ()
+    #: Uncoded notes that shape the note classifier's vocabulary.
+    background: tuple[str, ...] = ()
+    #: `codesets.classifier.fit`'s settings (c, min_notes).
+    classifier: dict[str, float] = field(default_factory=dict)
 
     def stamp(self) -> dict[str, object]:
         usage_fp = ""
         if self.usage is not None:
             blob = json.dumps([self.usage.counts.__len__(), [(t.code, t.text, t.precision) for t in self.usage.rules]])
             usage_fp = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        background_fp = hashlib.sha256("\x00".join(self.background).encode()).hexdigest()[:16]
         return {
             "format": FORMAT,
             "lexicon": LEXICON_VERSION,
@@ -85,6 +97,7 @@ class Inputs:
                          for s, cs in sorted(self.codesets.items())},
             "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
             "usage": {"source": self.usage.source if self.usage else "", "fingerprint": usage_fp},
+            "classifier": {**self.classifier, "background": len(self.background), "fingerprint": background_fp},
         }
 
 
@@ -92,7 +105,7 @@ class CodeIndex:
     """A built index, loaded: dense search per system plus the lexicon and usage."""
 
     def __init__(self, path: Path, manifest: dict, faiss_indexes: dict, rows: dict[System, list[tuple[str, str]]],
-                 lexicon: Lexicon, usage: Usage, neighbors: Neighbors) -> None:
+                 lexicon: Lexicon, usage: Usage, neighbors: Neighbors, classifier: NoteClassifier) -> None:
         self.path = path
         self.manifest = manifest
         self._faiss = faiss_indexes
@@ -100,6 +113,7 @@ class CodeIndex:
         self.lexicon = lexicon
         self.usage = usage
         self.neighbors = neighbors
+        self.classifier = classifier
 
     @property
     def systems(self) -> list[System]:
@@ -137,7 +151,7 @@ class CodeIndex:
                 rows[system] = [tuple(r) for r in json.loads((path / f"{slug}.rows.json").read_text())]
             lexicon = load_pickle(path / "lexicon.pkl")
             usage = Usage.load(path / "usage.json")
-        return cls(path, manifest, indexes, rows, lexicon, usage, Neighbors.load(path))
+        return cls(path, manifest, indexes, rows, lexicon, usage, Neighbors.load(path), NoteClassifier.load(path))
 
 
 def is_stale(path: Path, inputs: Inputs) -> bool:
@@ -206,7 +220,7 @@ def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk
         if _same_vectors(previous, stamp, system, old_faiss):
             # Same release and same encoder: the vectors are the same, only usage (or the format) changed.
             shutil.copyfile(path / f"{slug}.rows.json", tmp / f"{slug}.rows.json")
-            if previous.get("format") == FORMAT:
+            if previous.get("format", 0) >= SAME_FAISS_SINCE:
                 shutil.copyfile(old_faiss, tmp / f"{slug}.faiss")
             else:
                 faiss.write_index(_hnsw(_stored_vectors(old_faiss)), str(tmp / f"{slug}.faiss"))
@@ -225,6 +239,7 @@ def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk
         pickle.dump(Lexicon([*all_terms, *usage.rules]), fh, protocol=pickle.HIGHEST_PROTOCOL)
     usage.save(tmp / "usage.json")
     embed_notes(inputs.corpus, inputs.encoder.encode).save(tmp)
+    fit_classifier(inputs.corpus, background=inputs.background, **inputs.classifier).save(tmp)  # type: ignore[arg-type]
     manifest = {**stamp, "files": files, "built": datetime.now(UTC).isoformat(timespec="seconds"),
                 "texts": {s: len(json.loads((tmp / f"{f}.rows.json").read_text())) for s, f in files.items()}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -24,6 +24,11 @@ PCS_PREFIX = 4  # CodiEsp coders wrote 4 characters where they could not tell al
 PREFIX_SIZES = (1, 3, 4, 5)
 
 
+def family(system: str, code: str) -> str:
+    """The code's family: its ICD-10-CM category (3 characters) or its PCS 4-character prefix."""
+    return code[:3] if system == "ICD-10-CM" else code[:PCS_PREFIX]
+
+
 @dataclass(frozen=True, slots=True)
 class CodedNote:
     """A note with the codes coders gave it, keyed `(system, code)`."""

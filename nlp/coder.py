@@ -154,8 +154,11 @@ class Coder:
                                                     {"rank": float(len(seen))}))
         rows_of = np.array([i for i, _ in queries], dtype=np.int64)
         ranked: list[list[CodeCandidates]] = []
+        classifier = self.index.classifier
+        probabilities = classifier.predict(notes)
         for i, candidates in enumerate(per_doc):
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
+            classified = dict(zip(classifier.labels, probabilities[i].tolist(), strict=True))
             groups = group(self.resolver.resolve(candidates))
             proposed = Proposed.count(groups, self.index.usage)
             if not every_code:
@@ -163,7 +166,7 @@ class Coder:
                 groups = [g for g in groups if worth_ranking(g, dense_floor=floor, neighbors=near)]
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
-                                       prefix=self.resolver.was_prefix(g), neighbors=near,
+                                       prefix=self.resolver.was_prefix(g), neighbors=near, classified=classified,
                                        facts=self._code_facts(g.system, g.code),
                                        prior=proposed.prior_of[(g.system, g.code)])
             add_family_features(groups, proposed)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from codesets.lexicon import STOPWORDS, words
-from codesets.usage import PCS_PREFIX, Usage
+from codesets.usage import PCS_PREFIX, Usage, family
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Assertion, Candidate, System
 
@@ -28,6 +28,8 @@ FEATURES: tuple[str, ...] = (
     "exact", "exact_description", "fuzzy", "usage", "usage_spans", "cooccurrence", "dense", "dense_rank",
     "prior", "billable", "prefix", "channels", "mentions", "negated_only", "family_only", "uncertain_only",
     "neighbors", "family_exact", "family_fuzzy", "family_usage", "family_dense", "family_size",
+    # The note classifier (`codesets.classifier`): the note's words against the code's and its family's.
+    "classifier", "classifier_family",
     # The code itself (`code_facts`, `Usage.prefix_priors`): its neighbourhood's use, depth and kind.
     "prior_1", "prior_3", "prior_4", "prior_5", "code_length", "chapter", "unspecified", "other_specified",
     "description_length", "family_codes",
@@ -155,8 +157,10 @@ def code_facts(system: System, code: str, description: str, *, usage: Usage, fam
 
 def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: bool,
               neighbors: dict[tuple[System, str], float] | None = None,
+              classified: dict[tuple[System, str], float] | None = None,
               facts: dict[str, float] | None = None, prior: float | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes,
+    `classified` holds the note classifier's probabilities (`NoteClassifier.weights`),
     `facts` is the code's `code_facts` under `usage` (computed here, without its description, when not given),
     `prior` its `prior` feature as `Proposed` counted it (computed here when not given)."""
     system, code = group_.system, group_.code
@@ -203,6 +207,8 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "family_only": float(assertions <= _FAMILY),
         "uncertain_only": float(assertions <= _UNCERTAIN),
         "neighbors": _rounded(near),
+        "classifier": _rounded(classified.get((system, code), 0.0)) if classified else 0.0,
+        "classifier_family": _rounded(classified.get((system, family(system, code)), 0.0)) if classified else 0.0,
     }
     out.update(facts if facts is not None else code_facts(system, code, "", usage=usage))
     return out
@@ -265,11 +271,6 @@ class Proposed:
         for values in priors.values():
             values.sort()
         return cls(dict(sizes), dict(priors), prior_of)
-
-
-def family(system: str, code: str) -> str:
-    """The code's family: its ICD-10-CM category (3 characters) or its PCS 4-character prefix."""
-    return code[:3] if system == "ICD-10-CM" else code[:PCS_PREFIX]
 
 
 def add_family_features(groups: list[CodeCandidates], proposed: Proposed | None = None) -> None:
@@ -346,21 +347,22 @@ def description_words(description: str) -> frozenset[str]:
 
 
 class Ranker:
-    """Per-system gradient-boosted trees over `FEATURES`, a calibration map per system, and a
-    logistic fallback (the hand-set ranking) for systems without trees.
+    """Per-system gradient-boosted trees over `FEATURES` (one booster, or several whose scores are
+    averaged), a calibration map per system, and a logistic fallback (the hand-set ranking) for
+    systems without trees.
 
     Saved as a self-describing folder: `card.json` (features, objective, calibration, fallback
-    weights, what it was fitted on) beside one LightGBM model file per system. `score` orders codes;
+    weights, what it was fitted on) beside the LightGBM model files of each system. `score` orders codes;
     `calibrate` turns a (sibling-discounted) score into the probability that a coder accepts the code.
     """
 
-    def __init__(self, boosters: dict[str, Any], *, fallback: dict[str, float], fallback_bias: float,
+    def __init__(self, boosters: dict[str, Any | list[Any]], *, fallback: dict[str, float], fallback_bias: float,
                  card: dict[str, Any] | None = None, source: str = "",
                  calibration: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
         unknown = set(fallback) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranker features: {sorted(unknown)}")
-        self.boosters = boosters
+        self.boosters: dict[str, list[Any]] = {s: b if isinstance(b, list) else [b] for s, b in boosters.items()}
         self.fallback = {f: float(fallback.get(f, 0.0)) for f in FEATURES}
         self.fallback_bias = float(fallback_bias)
         self.card = card or {}
@@ -380,7 +382,9 @@ class Ranker:
         card = json.loads((folder / "card.json").read_text())
         if not set(card["features"]) <= set(FEATURES):
             raise MedcodeError(ErrorCode.RANKER_STALE, path=folder)
-        boosters = {system: lgb.Booster(model_file=str(folder / name)) for system, name in card["models"].items()}
+        boosters = {system: [lgb.Booster(model_file=str(folder / name)) for name in ([names] if isinstance(names, str)
+                                                                                    else names)]
+                    for system, names in card["models"].items()}
         calibration = {system: (c["x"], c["y"]) for system, c in card.get("calibration", {}).items()}
         return cls(boosters, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"], card=card,
                    source=str(folder), calibration=calibration)
@@ -410,10 +414,11 @@ class Ranker:
     def save(self, folder: Path, **card: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         models = {}
-        for system, booster in self.boosters.items():
-            name = system.lower().replace("-", "") + ".txt"
-            booster.save_model(str(folder / name))
-            models[system] = name
+        for system, members in self.boosters.items():
+            slug = system.lower().replace("-", "")
+            models[system] = [f"{slug}.txt" if i == 0 else f"{slug}-{i + 1}.txt" for i in range(len(members))]
+            for booster, name in zip(members, models[system], strict=True):
+                booster.save_model(str(folder / name))
         features = list(self.features) if self.boosters else list(FEATURES)
         body = {**self.card, **card, "objective": self.objective, "features": features, "models": models,
                 "calibration": {s: {"x": list(x), "y": list(y)} for s, (x, y) in self.calibration.items()},
@@ -424,13 +429,14 @@ class Ranker:
         """The ordering score in [0, 1] of each feature row of one system's codes (uncalibrated)."""
         if not rows:
             return []
-        booster = self.boosters.get(system)
-        if booster is not None:
+        members = self.boosters.get(system)
+        if members:
             try:  # every row carries every feature once the note features are added
                 matrix = np.array([self._row(r) for r in rows], dtype=np.float64).reshape(len(rows), -1)
             except KeyError:
                 matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            return self.squash(booster.predict(matrix, num_threads=1), self.objective).tolist()
+            scores = [self.squash(b.predict(matrix, num_threads=1), self.objective) for b in members]
+            return (scores[0] if len(scores) == 1 else np.mean(scores, axis=0)).tolist()
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)

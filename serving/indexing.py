@@ -32,6 +32,18 @@ def usage_from_corpus(settings: Settings, codesets: dict[System, CodeSet],
     return mine(notes, related=CodeWords(codesets), source=f"CodiEsp train ({settings.corpus_dir / 'train'})")
 
 
+def background_texts(settings: Settings) -> list[str]:
+    """The uncoded notes that shape the note classifier's vocabulary (none when the folder is missing)."""
+    folder = settings.classifier.background
+    folder = folder if folder.is_absolute() else settings.corpus_dir / folder
+    return [p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.txt"))] if folder.is_dir() else []
+
+
+def classifier_params(settings: Settings) -> dict[str, float]:
+    """`codesets.classifier.fit`'s keyword arguments from the settings."""
+    return settings.classifier.model_dump(include={"c", "min_notes"})
+
+
 def gather_inputs(settings: Settings) -> code_index.Inputs:
     """Everything an index is built from, loaded."""
     systems: list[System] = ["ICD-10-CM", "ICD-10-PCS"]
@@ -40,7 +52,7 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
         codesets[system] = load_codeset(system, path)
     corpus = coded_corpus(settings)
     return code_index.Inputs(codesets, Encoder.from_settings(settings), usage_from_corpus(settings, codesets, corpus),
-                             tuple(corpus))
+                             tuple(corpus), tuple(background_texts(settings)), classifier_params(settings))
 
 
 def build_index(settings: Settings, *, force: bool = False, console: Console | None = None) -> tuple[Path, bool]:

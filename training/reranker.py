@@ -88,13 +88,17 @@ def load_rows(path: Path, stamp: dict[str, Any]) -> dict[str, Rows] | None:
         return {s: Rows(*(data[f"{s}|{n}"] for n in ("x", "y", "note", "weight", "code"))) for s in systems}
 
 
-def booster_params(settings: RerankSettings) -> dict[str, Any]:
-    """LightGBM parameters: fixed seed and threads, so a refit gives the same model."""
+def booster_params(settings: RerankSettings, *, member: int | None = None) -> dict[str, Any]:
+    """LightGBM parameters: fixed seed and threads, so a refit gives the same model; `member` (of an
+    ensemble, see `fit_members`) samples rows and features with its own seed."""
     params: dict[str, Any] = {
         "objective": settings.objective, "learning_rate": settings.learning_rate, "num_leaves": settings.num_leaves,
         "min_child_samples": settings.min_child_samples, "seed": 0, "deterministic": True, "force_row_wise": True,
         "num_threads": 2, "verbose": -1,
     }
+    if member is not None:
+        params.update(seed=member, bagging_fraction=settings.bagging_fraction, bagging_freq=1,
+                      feature_fraction=settings.feature_fraction)
     if settings.objective == "binary":
         params["metric"] = "binary_logloss"
     else:
@@ -175,6 +179,33 @@ def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
         raw = f.booster.predict(train.x[held], num_iteration=min(trees, f.booster.current_iteration()))
         oof[held] = Ranker.squash(raw, settings.objective)
     return CrossFit(trees, [f.trees for _, f in fitted], [f.dev_metric for _, f in fitted], oof)
+
+
+def fit_members(train: Rows, settings: RerankSettings, *, trees: int) -> list[Any]:
+    """`settings.members` boosters of `trees` trees on `train`, each on its own sample of rows and
+    features (one booster on everything when `members` is 1)."""
+    if settings.members <= 1:
+        return [fit(train, None, settings, trees=trees).booster]
+    import lightgbm as lgb
+
+    ranking = settings.objective != "binary"
+    data = lgb.Dataset(train.x, train.y, weight=train.weight, group=group_sizes(train.note) if ranking else None,
+                       feature_name=list(FEATURES), free_raw_data=False)
+    return [lgb.train(booster_params(settings, member=m), data, trees) for m in range(settings.members)]
+
+
+def members_oof(train: Rows, settings: RerankSettings, *, trees: int, folds: int) -> np.ndarray:
+    """Train's out-of-fold scores of an ensemble (`fit_members` on the other folds), as the engine
+    averages them: what its calibration is fitted on."""
+    fold_of = train.note % folds
+    oof = np.full(len(train), np.nan)
+    for k in range(folds):
+        held = fold_of == k
+        if not held.any() or train.y[~held].max() <= 0:
+            continue
+        members = fit_members(_subset(train, ~held), settings, trees=trees)
+        oof[held] = np.mean([Ranker.squash(b.predict(train.x[held]), settings.objective) for b in members], axis=0)
+    return oof
 
 
 def _subset(rows: Rows, mask: np.ndarray) -> Rows:

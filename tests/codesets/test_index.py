@@ -71,7 +71,7 @@ def test_the_search_breadth_is_chosen_per_call_and_leaves_the_graph_as_built() -
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     rows = [(f"C{i}", f"text {i}") for i in range(len(vectors))]
     built = index.CodeIndex(Path("unused"), {}, {"ICD-10-CM": index._hnsw(vectors)}, {"ICD-10-CM": rows},
-                            None, None, None)  # type: ignore[arg-type]
+                            None, None, None, None)  # type: ignore[arg-type]
     exact = np.argsort(-queries @ vectors.T, axis=1)[:, :8]
 
     def recall(found: list[list[tuple[str, str, float]]]) -> float:

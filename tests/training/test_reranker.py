@@ -57,6 +57,27 @@ def test_fit_ranks_assigned_codes_high_then_saves_and_reloads(rows, tmp_path, ob
     assert again.card["objective"] == objective and again.card["data"] == "test"
 
 
+def test_an_ensemble_averages_its_members_and_saves_and_reloads_them_all(rows, tmp_path):
+    opts = TINY.model_copy(update={"members": 3})
+    cm = rows["ICD-10-CM"]
+    members = reranker.fit_members(cm, opts, trees=10)
+    raw = [m.predict(cm.x[:30]) for m in members]
+    assert len(members) == 3 and not np.allclose(raw[0], raw[1])  # each its own sample of rows and features
+    ranker = Ranker({"ICD-10-CM": members}, fallback={}, fallback_bias=0.0, card={"objective": "lambdarank"})
+    x = [dict(zip(FEATURES, r, strict=True)) for r in cm.x[:30]]
+    expected = np.mean([Ranker.squash(r, "lambdarank") for r in raw], axis=0)
+    assert ranker.score("ICD-10-CM", x) == pytest.approx(expected)
+    ranker.save(tmp_path / "r")
+    again = Ranker.load(tmp_path / "r")
+    assert len(again.boosters["ICD-10-CM"]) == 3
+    assert again.score("ICD-10-CM", x) == pytest.approx(expected)
+    # Out of fold, the ensemble still orders coders' codes first on notes none of its members saw.
+    oof = reranker.members_oof(cm, opts, trees=10, folds=4)
+    seen = ~np.isnan(oof)
+    assert seen.sum() > len(cm) // 2
+    assert _ap(oof[seen], cm.y[seen]) > 2 * cm.y[seen].mean()
+
+
 def test_fit_ranker_calibrates_on_dev(rows, settings):
     settings = settings.model_copy(update={"rerank": TINY.model_copy(update={"tune_on": "dev"})})
     ranker, metrics, curves = fit_ranker(rows, rows, settings, console=Console(quiet=True))
