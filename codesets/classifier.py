@@ -68,11 +68,9 @@ class NoteClassifier:
         z = np.asarray((x @ self.notes.T).todense()) @ self.alpha + self.intercept
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
-    def weights(self, text: str) -> dict[tuple[System, str], float]:
-        """Each label's probability for one note, keyed like similar notes' weights."""
-        if not self.labels:
-            return {}
-        return dict(zip(self.labels, self.predict([text])[0].tolist(), strict=True))
+    def weights(self, texts: Sequence[str]) -> list[dict[tuple[System, str], float]]:
+        """Per text, each label's probability, keyed like similar notes' weights."""
+        return [dict(zip(self.labels, row.tolist(), strict=True)) for row in self.predict(texts)]
 
     def save(self, path: Path) -> None:
         from scipy import sparse

@@ -154,11 +154,10 @@ class Coder:
                                                     {"rank": float(len(seen))}))
         rows_of = np.array([i for i, _ in queries], dtype=np.int64)
         ranked: list[list[CodeCandidates]] = []
-        classifier = self.index.classifier
-        probabilities = classifier.predict(notes)
+        classified_notes = self.index.classifier.weights(notes)
         for i, candidates in enumerate(per_doc):
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
-            classified = dict(zip(classifier.labels, probabilities[i].tolist(), strict=True))
+            classified = classified_notes[i]
             groups = group(self.resolver.resolve(candidates))
             proposed = Proposed.count(groups, self.index.usage)
             if not every_code:

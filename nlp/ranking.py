@@ -160,7 +160,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
               classified: dict[tuple[System, str], float] | None = None,
               facts: dict[str, float] | None = None, prior: float | None = None) -> dict[str, float]:
     """The feature vector of one code in one note; `neighbors` weighs codes of similar coded notes,
-    `classified` holds the note classifier's probabilities (`NoteClassifier.weights`),
+    `classified` holds the note classifier's probabilities for the note (`NoteClassifier.weights`),
     `facts` is the code's `code_facts` under `usage` (computed here, without its description, when not given),
     `prior` its `prior` feature as `Proposed` counted it (computed here when not given)."""
     system, code = group_.system, group_.code
@@ -435,13 +435,18 @@ class Ranker:
                 matrix = np.array([self._row(r) for r in rows], dtype=np.float64).reshape(len(rows), -1)
             except KeyError:
                 matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            scores = [self.squash(b.predict(matrix, num_threads=1), self.objective) for b in members]
-            return (scores[0] if len(scores) == 1 else np.mean(scores, axis=0)).tolist()
+            return self.averaged(members, matrix, self.objective).tolist()
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)
             out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
         return out
+
+    @classmethod
+    def averaged(cls, members: list[Any], matrix: np.ndarray, objective: str) -> np.ndarray:
+        """The members' `squash`ed scores of each row of `matrix`, averaged: an ensemble's score."""
+        scores = [cls.squash(b.predict(matrix, num_threads=1), objective) for b in members]
+        return scores[0] if len(scores) == 1 else np.mean(scores, axis=0)
 
     @staticmethod
     def squash(raw: np.ndarray, objective: str) -> np.ndarray:

@@ -117,6 +117,15 @@ class Fit:
     params: dict[str, Any]
 
 
+def dataset(rows: Rows, settings: RerankSettings, reference: Any = None) -> Any:
+    """`rows` as a LightGBM dataset: grouped by note for a ranking objective, features by name."""
+    import lightgbm as lgb
+
+    group = group_sizes(rows.note) if settings.objective != "binary" else None
+    return lgb.Dataset(rows.x, rows.y, weight=rows.weight, group=group, feature_name=list(FEATURES),
+                       reference=reference, free_raw_data=False)
+
+
 def fit(train: Rows, dev: Rows | None, settings: RerankSettings, *, trees: int | None = None,
         refit: bool = True) -> Fit:
     """Fit one system's booster on `train`, early-stopped on `dev` when given (else `trees`, else
@@ -126,15 +135,9 @@ def fit(train: Rows, dev: Rows | None, settings: RerankSettings, *, trees: int |
     if len(train) == 0 or train.y.min() == train.y.max():
         raise ValueError("the reranker needs candidates both assigned and not assigned by coders")
     params = booster_params(settings)
-    ranking = settings.objective != "binary"
-
-    def dataset(r: Rows, reference: Any = None) -> Any:
-        return lgb.Dataset(r.x, r.y, weight=r.weight, group=group_sizes(r.note) if ranking else None,
-                           feature_name=list(FEATURES), reference=reference, free_raw_data=False)
-
-    train_set = dataset(train)
+    train_set = dataset(train, settings)
     if dev is not None and len(dev) and dev.y.max() > 0:
-        dev_set = dataset(dev, train_set)
+        dev_set = dataset(dev, settings, train_set)
         booster = lgb.train(params, train_set, settings.max_trees, valid_sets=[dev_set], valid_names=["dev"],
                             callbacks=[lgb.early_stopping(settings.early_stopping, verbose=False)])
         trees = booster.best_iteration or settings.max_trees
@@ -188,9 +191,7 @@ def fit_members(train: Rows, settings: RerankSettings, *, trees: int) -> list[An
         return [fit(train, None, settings, trees=trees).booster]
     import lightgbm as lgb
 
-    ranking = settings.objective != "binary"
-    data = lgb.Dataset(train.x, train.y, weight=train.weight, group=group_sizes(train.note) if ranking else None,
-                       feature_name=list(FEATURES), free_raw_data=False)
+    data = dataset(train, settings)
     return [lgb.train(booster_params(settings, member=m), data, trees) for m in range(settings.members)]
 
 
@@ -204,7 +205,7 @@ def members_oof(train: Rows, settings: RerankSettings, *, trees: int, folds: int
         if not held.any() or train.y[~held].max() <= 0:
             continue
         members = fit_members(_subset(train, ~held), settings, trees=trees)
-        oof[held] = np.mean([Ranker.squash(b.predict(train.x[held]), settings.objective) for b in members], axis=0)
+        oof[held] = Ranker.averaged(members, train.x[held], settings.objective)
     return oof
 
 

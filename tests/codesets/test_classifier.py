@@ -24,8 +24,8 @@ def _notes() -> list[CodedNote]:
 
 def test_the_words_of_a_note_raise_the_codes_coders_gave_notes_with_those_words() -> None:
     model = classifier.fit(_notes())
-    fever = model.weights("Three days of fever and chills.")
-    stones = model.weights("Gallstones; a laparoscopic cholecystectomy was done.")
+    fever, stones = model.weights(["Three days of fever and chills.",
+                                   "Gallstones; a laparoscopic cholecystectomy was done."])
     assert fever[FEVER] > 0.5 > stones[FEVER]
     assert stones[GALLBLADDER] > 0.5 > fever[GALLBLADDER]
     # Each code's family has its own model: the PCS 4-character prefix, the CM category.
@@ -45,7 +45,7 @@ def test_codes_of_too_few_notes_get_no_model_and_the_kept_weights_are_the_regres
     direct = LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y)
     text = ["Chills and fever at night; gallstones seen."]
     expected = direct.predict_proba(model._vec.transform(text))[0, 1]
-    assert model.weights(text[0])[FEVER] == pytest.approx(expected, abs=1e-4)
+    assert model.weights(text)[0][FEVER] == pytest.approx(expected, abs=1e-4)
 
 
 def test_a_saved_classifier_loads_with_the_same_probabilities(tmp_path: Path) -> None:
@@ -60,6 +60,6 @@ def test_a_saved_classifier_loads_with_the_same_probabilities(tmp_path: Path) ->
 
 def test_without_enough_coded_notes_the_classifier_is_empty_and_says_nothing(tmp_path: Path) -> None:
     model = classifier.fit([CodedNote("a", "Fever.", frozenset({FEVER}))])
-    assert len(model) == 0 and model.weights("Fever.") == {}
+    assert len(model) == 0 and model.weights(["Fever."]) == [{}]
     model.save(tmp_path)
     assert classifier.NoteClassifier.load(tmp_path).predict(["Fever."]).shape == (1, 0)
