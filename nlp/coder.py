@@ -59,7 +59,7 @@ def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
                      {"description": float(term.kind == "description")})
 
 
-def _why(group_: CodeCandidates) -> str:
+def why(group_: CodeCandidates) -> str:
     """One line a coder reads: the strongest reasons, strongest first."""
     parts: list[str] = []
     by_channel: dict[str, Candidate] = {}
@@ -78,6 +78,8 @@ def _why(group_: CodeCandidates) -> str:
         parts.append(f"semantic similarity {c.similarity:.2f} to '{c.matched_text}'")
     if group_.assertion != "present":
         parts.append(f"assertion: {group_.assertion}")
+    if group_.features.get("side_conflict") == 1.0:
+        parts.append("check the side: the sentences of its evidence name another one")
     return "; ".join(parts)
 
 
@@ -248,4 +250,4 @@ class Coder:
         evidence.sort(key=lambda ev: ev.start)
         return Suggestion(code=record.code if record else g.code, system=g.system,
                           description=record.description if record else "", score=round(g.score, 4), rank=rank,
-                          evidence=evidence, assertion=g.assertion, why=_why(g))
+                          evidence=evidence, assertion=g.assertion, why=why(g))

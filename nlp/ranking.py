@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import operator
-from bisect import bisect_left
+import re
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ FEATURES: tuple[str, ...] = (
     # Note-level context (`add_note_features`): where and how the code's evidence sits in its note.
     "first_position", "procedure_share", "note_candidates", "dense_gap", "usage_gap", "prior_percentile",
     "description_overlap", "history_share", "treatment_share", "findings_share", "strength",
+    # Laterality (`Sides`): a code's side (right, left, bilateral) against the sides its evidence's sentences name.
+    "sided", "side_match", "side_conflict", "side_note",
 )
 #: Sections whose mentions are the patient's past, what was done, and what was found.
 _HISTORY = frozenset({"past_medical_history", "past_surgical_history", "family_history"})
@@ -298,9 +301,12 @@ def add_note_features(groups: list[CodeCandidates], text: str,
                       describe: Callable[[System, str], frozenset[str]], proposed: Proposed | None = None) -> None:
     """Features of a code against its whole note: where its first mention is, which sections and
     mention kinds carry it, how it compares with the note's other candidates of its system, and how
-    much of its description's wording the note uses (`describe`: a code's normalized content words;
+    much of its description's wording the note uses, whether its evidence's sentences name its side
+    (`Sides`; `describe`: a code's normalized content words;
     `proposed`: the note's codes as counted before some were left unranked, else `groups`)."""
-    note_words = frozenset(w for w, _, _ in words(text))
+    tokens = words(text)
+    note_words = frozenset(w for w, _, _ in tokens)
+    sides = Sides.of(text, tokens)
     length = max(len(text), 1)
     per_system: dict[str, list[CodeCandidates]] = defaultdict(list)
     for g in groups:
@@ -335,6 +341,63 @@ def add_note_features(groups: list[CodeCandidates], text: str,
             features["treatment_share"] = _rounded(treatment / n)
             features["findings_share"] = _rounded(findings / n)
             features["strength"] = _rounded(max(g.strengths()))
+            features.update(sides.features(code_side(described), (m.start for m in spans)))
+
+
+#: Words that name a side, and the side each names ("both" is bilateral: "both kidneys").
+_SIDE_WORDS = {"right": "right", "left": "left", "bilateral": "bilateral", "both": "bilateral"}
+_SENTENCE_BREAK = re.compile(r"[.!?\n]\s")
+
+
+@dataclass(frozen=True)
+class Sides:
+    """Where a note names sides: each sentence's sides, so a code's side can be checked against the
+    sentences of its evidence (a left nephrectomy's note proposes the right kidney's codes too)."""
+
+    breaks: list[int]
+    per_sentence: list[frozenset[str]]
+    note: Counter[str]
+
+    @classmethod
+    def of(cls, text: str, note_words: Iterable[tuple[str, int, int]]) -> Sides:
+        """The sides of `text`, from its `words` (`note_words`)."""
+        breaks = [m.end() for m in _SENTENCE_BREAK.finditer(text)]
+        per: list[set[str]] = [set() for _ in range(len(breaks) + 1)]
+        note: Counter[str] = Counter()
+        for w, start, _ in note_words:
+            side = _SIDE_WORDS.get(w)
+            if side:
+                per[bisect_right(breaks, start)].add(side)
+                note[side] += 1
+        return cls(breaks, [frozenset(p) for p in per], note)
+
+    def around(self, start: int) -> frozenset[str]:
+        """The sides named in the sentence holding character `start`."""
+        return self.per_sentence[bisect_right(self.breaks, start)]
+
+    def features(self, code_side: str | None, starts: Iterable[int]) -> dict[str, float]:
+        """sided, side_match, side_conflict (shares of the evidence's sentences that name the code's
+        side, or only another), side_note (the code's side's share of the note's side words; -1 unsided)."""
+        if code_side is None:
+            return {"sided": 0.0, "side_match": 0.0, "side_conflict": 0.0, "side_note": -1.0}
+        match = conflict = n = 0
+        for start in starts:
+            seen = self.around(start)
+            n += 1
+            if code_side in seen or (code_side == "bilateral" and {"right", "left"} <= seen):
+                match += 1
+            elif seen:  # the sentence names a side, not this one
+                conflict += 1
+        total = sum(self.note.values())
+        return {"sided": 1.0, "side_match": _rounded(match / n) if n else 0.0,
+                "side_conflict": _rounded(conflict / n) if n else 0.0,
+                "side_note": _rounded(self.note[code_side] / total) if total else -1.0}
+
+
+def code_side(described: frozenset[str]) -> str | None:
+    """The side a code's description words name, if one: right, left or bilateral."""
+    named = [side for side in ("bilateral", "right", "left") if side in described]
+    return named[0] if len(named) == 1 or (named and named[0] == "bilateral") else None
 
 
 #: The features `add_note_features` sets.

@@ -82,3 +82,16 @@ def test_the_engine_ranks_the_codes_worth_it_and_training_gets_every_code(coder)
         assert every[key].features["neighbors"] == 0.0
     # The codes left out still count in the others' family and note features.
     assert all(g.features == every[key].features for key, g in ranked.items())
+
+
+def test_why_warns_when_the_evidence_names_another_side():
+    from medcode.types import Candidate, Mention
+    from nlp.coder import why
+    from nlp.ranking import group
+
+    mention = Mention(0, 16, "left nephrectomy", "procedure", None)
+    g = group([Candidate("0TT00ZZ", "ICD-10-PCS", mention, "fuzzy", 0.9, "Resection of Right Kidney")])[0]
+    g.features = {"side_conflict": 1.0}
+    assert "check the side" in why(g)
+    g.features = {"side_conflict": 0.5}
+    assert "check the side" not in why(g)

@@ -132,6 +132,31 @@ def test_note_features_place_a_code_in_its_note():
     assert set(NOTE_FEATURES) <= set(fever.features)
 
 
+def test_side_features_check_a_codes_side_against_its_evidence_sentences():
+    text = "Left nephrectomy was performed. The right kidney was normal. Both ureters were dilated."
+
+    def proc(code, start, end):
+        return Candidate(code, "ICD-10-PCS", Mention(start, end, text[start:end], "procedure", None), "fuzzy", 0.9)
+
+    left, right = group([proc("0TT10ZZ", 0, 16)])[0], group([proc("0TT00ZZ", 0, 16)])[0]
+    both, unsided = group([proc("0T9830Z", 66, 74)])[0], group([proc("0TTB0ZZ", 0, 16)])[0]
+    described = {"0TT10ZZ": frozenset({"resection", "kidney", "left"}),
+                 "0TT00ZZ": frozenset({"resection", "kidney", "right"}),
+                 "0T9830Z": frozenset({"drainage", "ureter", "bilateral"}),
+                 "0TTB0ZZ": frozenset({"resection", "bladder"})}
+    groups = [left, right, both, unsided]
+    for g in groups:
+        g.features = featurize(g, usage=Usage(), billable=True, prefix=False)
+    add_note_features(groups, text, lambda system, code: described[code])
+    assert (left.features["side_match"], left.features["side_conflict"]) == (1.0, 0.0)
+    # The sentence of its only evidence names the left side: the right kidney's code conflicts.
+    assert (right.features["side_match"], right.features["side_conflict"]) == (0.0, 1.0)
+    assert both.features["side_match"] == 1.0 and both.features["sided"] == 1.0
+    assert unsided.features["sided"] == 0.0 and unsided.features["side_note"] == -1.0
+    # One side word in three is "left", one "right", one "both" (bilateral).
+    assert left.features["side_note"] == right.features["side_note"] == pytest.approx(1 / 3, abs=1e-4)
+
+
 def test_shipped_ranker_loads_and_scores_every_system():
     r = Ranker.load()
     for system in ("ICD-10-CM", "ICD-10-PCS", "CPT"):
