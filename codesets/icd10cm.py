@@ -8,7 +8,8 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
-from codesets.types import Code, CodeSet, cached_codes, files_digest
+from codesets.cache import cached_codes, files_digest
+from codesets.types import Code, CodeSet
 
 RELEASE = "2026-04"  # simple_icd_10_cm 1.5.0 ships icd10c-tabular-April-1-2026.xml
 #: Bump when the records built here change, so older caches are ignored.

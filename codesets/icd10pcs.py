@@ -13,7 +13,8 @@ from importlib.metadata import version
 from importlib.resources import files
 from typing import Any
 
-from codesets.types import Code, CodeSet, cached_codes, files_digest, normalize_code
+from codesets.cache import cached_codes, files_digest
+from codesets.types import Code, CodeSet, normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 
 # Named for what the file holds, not what we hoped: drg 1.0.0 implements MS-DRG FY2026 v43.0, but its

@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from codesets.cache import gc_paused, load_pickle
 from codesets.classifier import NoteClassifier
 from codesets.classifier import fit as fit_classifier
 from codesets.encoder import Encoder
 from codesets.lexicon import VERSION as LEXICON_VERSION
 from codesets.lexicon import Lexicon, Term
 from codesets.neighbors import Neighbors, embed_notes
-from codesets.types import CodeSet, gc_paused, load_pickle
+from codesets.types import CodeSet
 from codesets.usage import CodedNote, Usage
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import System

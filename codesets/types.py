@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import os
-import pickle
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from medcode.errors import ErrorCode, MedcodeError
-from medcode.settings import get_settings
 from medcode.types import System
 
 
@@ -142,69 +136,3 @@ class CodeSet:
         for c in sorted(self._codes.values(), key=lambda c: c.key):
             h.update("\x1f".join((c.code, c.description, *c.synonyms)).encode())
         return h.hexdigest()[:16]
-
-
-#: Bump when the pickled layout of `Code` changes: caches written under another layout are rebuilt.
-CACHE_LAYOUT = 2
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic GC off while a cache loads: its hundreds of thousands of new objects otherwise set
-    off collections that walk them all again and again (about half the load time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-#: Allocations (less deallocations) between young-generation collections once an engine has loaded.
-#: A note allocates ~100k short-lived objects, which at Python's default 700 set off ~150
-#: collections a note: about 4% of an engine's time (3.5 of 85 ms a note), nearly all gone at 50,000.
-ENGINE_GC_THRESHOLD = (50_000, 20, 100)
-
-
-def settle_gc() -> None:
-    """After a Coder has loaded: freeze what is loaded and collect young objects less often.
-
-    The loaded index is ~1.6 M long-lived objects; left to the collector, each full collection walks
-    them all and stalls the note that set it off for ~0.5 s. Frozen, they are never walked again."""
-    gc.freeze()
-    gc.set_threshold(*ENGINE_GC_THRESHOLD)
-
-
-def load_pickle(path: Path) -> Any:
-    """Unpickle a cache medcode wrote, with the GC paused."""
-    # Only medcode writes these files, under the user's own data dir; unpickling them is as trusted as our code.
-    with gc_paused(), path.open("rb") as f:
-        return pickle.load(f)
-
-
-def cached_codes(stem: str, build: Callable[[], list[Code]]) -> list[Code]:
-    """The codes pickled under `data_dir/codesets/{stem}.v{CACHE_LAYOUT}.pkl`, built and written there when absent.
-
-    `stem` must carry a fingerprint of every input of `build`, so a changed source never meets an old cache.
-    """
-    path = get_settings().data_dir / "codesets" / f"{stem}.v{CACHE_LAYOUT}.pkl"
-    if path.is_file():
-        cached: list[Code] = load_pickle(path)
-        return cached
-    codes = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename, so a concurrent or interrupted writer never leaves a half file behind.
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    with partial.open("wb") as f:
-        pickle.dump(codes, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, path)
-    return codes
-
-
-def files_digest(*parts: bytes) -> str:
-    """The first 12 hex digits of the sha256 of `parts`: the fingerprint in a cache file name."""
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()[:12]

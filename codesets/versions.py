@@ -23,10 +23,10 @@ from typing import Any
 from codesets.types import normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
-from medcode.types import System
+from medcode.types import ICD10_SYSTEMS, System
 
 #: Systems whose releases change with the date of service.
-VERSIONED: tuple[System, ...] = ("ICD-10-CM", "ICD-10-PCS")
+VERSIONED: tuple[System, ...] = ICD10_SYSTEMS
 #: A code every CMS release since ICD-10 began holds: the principal diagnosis of a validity probe.
 _PROBE_PDX = "I10"
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 System = Literal["ICD-10-CM", "ICD-10-PCS", "HCPCS", "CPT"]
 SYSTEMS: tuple[System, ...] = ("ICD-10-CM", "ICD-10-PCS", "HCPCS", "CPT")
+#: The two systems medcode ships, indexes, ranks and evaluates (CPT and HCPCS come only from user files).
+ICD10_SYSTEMS: tuple[System, ...] = ("ICD-10-CM", "ICD-10-PCS")
 Assertion = Literal["present", "negated", "possible", "historical", "family", "hypothetical"]
 MentionKind = Literal["finding", "procedure"]
 

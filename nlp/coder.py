@@ -19,7 +19,7 @@ from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
-from medcode.types import Candidate, Evidence, Mention, Suggestion, System
+from medcode.types import ICD10_SYSTEMS, Candidate, Evidence, Mention, Suggestion, System
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
 from nlp.note import check_note
 from nlp.ranking import (
@@ -108,7 +108,7 @@ class Coder:
         s = settings or get_settings()
         index = CodeIndex.load(index_path or s.data_dir / "index")
         codesets = {system: load_codeset(system) for system in index.systems
-                    if system in ("ICD-10-CM", "ICD-10-PCS")}
+                    if system in ICD10_SYSTEMS}
         # Notes embed in smaller batches than code texts: their clauses vary more in length.
         encoder = Encoder.from_settings(s, batch_size=64, notes=True)
         if encoder.space() != index.manifest["encoder"]["fingerprint"]:

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 import medcode
 import validation
-from codesets.types import settle_gc
 from medcode.errors import MedcodeError
 from medcode.settings import Settings, get_settings
 from serving import problems
@@ -36,6 +35,7 @@ from serving.routes import (
     validate,
 )
 from serving.security import BodyLimitMiddleware, RateLimiter
+from serving.startup import settle_gc, warm_up
 from serving.store.db import Store
 from serving.store.models import Decision
 
@@ -98,7 +98,7 @@ def _load(services: Services, coder: Any | None) -> None:
                 coder = Coder.load(services.settings)
             runner = CoderRunner(coder, window_ms=services.settings.serving.batch_window_ms,
                                  max_batch=services.settings.serving.max_batch)
-            runner.suggest("Warm-up: hypertension.")  # first-call costs (torch, spaCy) before the first request
+            warm_up(runner)
         services.timings["coder_s"] = round(time.perf_counter() - started, 2)
         builder.join()
         if not searches:

@@ -53,8 +53,8 @@ def _settings() -> None:
 
 
 def _coder():
-    from codesets.types import settle_gc
     from nlp.coder import Coder
+    from serving.startup import settle_gc
 
     coder = Coder.load()
     settle_gc()

@@ -14,7 +14,7 @@ from codesets.types import CodeSet
 from codesets.words import CodeWords
 from codesets.usage import CodedNote, Usage, mine, read_codiesp
 from medcode.settings import Settings
-from medcode.types import System
+from medcode.types import ICD10_SYSTEMS, System
 
 
 def coded_corpus(settings: Settings) -> list[CodedNote]:
@@ -46,8 +46,7 @@ def classifier_params(settings: Settings) -> dict[str, float]:
 
 def gather_inputs(settings: Settings) -> code_index.Inputs:
     """Everything an index is built from, loaded."""
-    systems: list[System] = ["ICD-10-CM", "ICD-10-PCS"]
-    codesets = {s: load_codeset(s) for s in systems}
+    codesets = {s: load_codeset(s) for s in ICD10_SYSTEMS}
     for system, path in settings.code_files.items():
         codesets[system] = load_codeset(system, path)
     corpus = coded_corpus(settings)

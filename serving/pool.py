@@ -55,11 +55,11 @@ def _serve(settings: Settings, threads: int, work: Connection, results: Connecti
     # would spin against the other engines.
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
-        from codesets.types import settle_gc
         from nlp.coder import Coder
+        from serving.startup import settle_gc, warm_up
 
         coder = Coder.load(settings.model_copy(update={"threads": threads}))
-        coder.suggest("Warm-up: hypertension.")  # first-call costs before the first request
+        warm_up(coder)
         settle_gc()
     except MedcodeError as error:
         results.send(("failed", (error.code, error.params)))

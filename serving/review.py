@@ -16,7 +16,7 @@ from codesets.registry import load_codeset
 from codesets.types import display_code, normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from medcode.types import Suggestion
+from medcode.types import ICD10_SYSTEMS, Suggestion
 from serving.schemas import DecisionCreate, DecisionPublic, EncounterMeta, EncounterPublic, FinalCode
 from serving.store.models import Decision, Encounter, utcnow
 from validation.types import Patient
@@ -78,7 +78,7 @@ def final_codes(row: Encounter) -> list[FinalCode]:
 
 
 def _description(system: str, code: str) -> str:
-    if system in ("ICD-10-CM", "ICD-10-PCS"):
+    if system in ICD10_SYSTEMS:
         record = load_codeset(system).get(code)
         return record.description if record else ""
     return ""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medcode.types import Suggestion, System
+from medcode.types import ICD10_SYSTEMS, Suggestion, System
 from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
 Action = Literal["accept", "reject", "add", "modify"]
@@ -31,7 +31,7 @@ class SuggestRequest(BaseModel):
     """A note to code, with its encounter and the options of the ranking."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "text": NOTE_EXAMPLE, "top": 10, "systems": ["ICD-10-CM", "ICD-10-PCS"],
+        "text": NOTE_EXAMPLE, "top": 10, "systems": list(ICD10_SYSTEMS),
         "encounter": {"id": "ENC-1001", "setting": "inpatient", "date_of_service": "2026-03-02",
                       "patient": {"age": 67, "sex": "male"}}}]})
 

@@ -15,6 +15,7 @@ import pytest
 from codesets import registry
 from codesets.types import CodeSet
 from medcode.settings import Settings, get_settings
+from medcode.types import ICD10_SYSTEMS
 
 REPO = Path(__file__).resolve().parent.parent
 #: Code prefixes kept in the small index besides the codes CodiEsp train uses.
@@ -54,7 +55,7 @@ def small_index(settings: Settings) -> Path:
     from serving.indexing import coded_corpus, usage_from_corpus
 
     corpus = coded_corpus(settings)
-    usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ("ICD-10-CM", "ICD-10-PCS")}, corpus)
+    usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ICD10_SYSTEMS}, corpus)
     assert usage is not None, "CodiEsp train must be under corpora/codiesp"
     used = {c for _, c in usage.counts}
     codesets = {

@@ -24,9 +24,8 @@ from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from codesets.usage import read_codiesp
 from medcode.settings import get_settings
-from medcode.types import System
+from medcode.types import ICD10_SYSTEMS, System
 
-SYSTEMS: tuple[System, ...] = ("ICD-10-CM", "ICD-10-PCS")
 
 
 def code_slice(codeset: CodeSet, gold: set[str], *, others: int, seed: int = 0) -> CodeSet:
@@ -85,9 +84,9 @@ def main(encoders: Annotated[list[Path] | None, typer.Argument()] = None, notes:
     dev = read_codiesp(settings.corpus_dir / "dev", split="dev")[:notes]
     train = read_codiesp(settings.corpus_dir / "train", split="train")
     clauses = [clause_texts(n.text) for n in dev]
-    gold = [{s: {c for sy, c in n.codes if sy == s} for s in SYSTEMS} for n in dev]
-    used = {s: {c for n in [*dev, *train] for sy, c in n.codes if sy == s} for s in SYSTEMS}
-    slices = {s: code_slice(load_codeset(s), used[s], others=others) for s in SYSTEMS}
+    gold = [{s: {c for sy, c in n.codes if sy == s} for s in ICD10_SYSTEMS} for n in dev]
+    used = {s: {c for n in [*dev, *train] for sy, c in n.codes if sy == s} for s in ICD10_SYSTEMS}
+    slices = {s: code_slice(load_codeset(s), used[s], others=others) for s in ICD10_SYSTEMS}
     sample = [c for note in clauses for c in note][:2000]
     print(f"{len(dev)} dev notes, {sum(map(len, clauses))} clauses; code texts: "
           + ", ".join(f"{s} {len(embedded_terms(cs))}" for s, cs in slices.items()))

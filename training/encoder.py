@@ -41,6 +41,7 @@ from codesets.types import CodeSet
 from codesets.usage import CodedNote, read_codiesp
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
+from medcode.types import ICD10_SYSTEMS
 from training import pairs as builders
 from training.pairs import Pair
 
@@ -193,7 +194,7 @@ def fine_tune(settings: Settings, *, max_minutes: float | None = None, steps: in
     if settings.threads:
         torch.set_num_threads(settings.threads)
 
-    sets = dict(codesets) if codesets is not None else {s: load_codeset(s) for s in ("ICD-10-CM", "ICD-10-PCS")}
+    sets = dict(codesets) if codesets is not None else {s: load_codeset(s) for s in ICD10_SYSTEMS}
     notes: list[CodedNote] = []
     if pairs is None:
         train_dir = settings.corpus_dir / "train"

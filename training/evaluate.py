@@ -24,7 +24,7 @@ from rich.console import Console
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, Usage
 from medcode.settings import Settings
-from medcode.types import System
+from medcode.types import ICD10_SYSTEMS, System
 from nlp.ranking import CodeCandidates
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def truncation_rates(usage: Usage, pcs: CodeSet | None = None) -> dict[System, d
     has (CodiEsp was coded on an older one: 3E0T3CZ, 5A1D00Z), with its share of its family's codings:
     a legacy form, which enters for its family's current codes as a shorter form does."""
     counts = {system: {code: n for (s, code), n in usage.counts.items() if s == system}
-              for system in ("ICD-10-CM", "ICD-10-PCS")}
+              for system in ICD10_SYSTEMS}
     pcs_short: dict[str, int] = defaultdict(int)
     pcs_total: dict[str, int] = defaultdict(int)
     for code, n in counts["ICD-10-PCS"].items():

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from medcode.types import ICD10_SYSTEMS
+
 if TYPE_CHECKING:
     from training.report import RunSummary
 
@@ -26,7 +28,7 @@ def bar_plot(runs: Sequence[RunSummary], path: Path) -> Path:
     plt = _pyplot()
     names = ["MAP", "MAP@10", "P@5", "R@5", "F1@5", "P@10", "R@10", "F1@10"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for ax, system in zip(axes, ("ICD-10-CM", "ICD-10-PCS"), strict=True):
+    for ax, system in zip(axes, ICD10_SYSTEMS, strict=True):
         width = 0.8 / max(len(runs), 1)
         for i, run in enumerate(runs):
             m = run.systems[system]

@@ -19,7 +19,7 @@ from pathlib import Path
 from codesets.lexicon import STOPWORDS, clauses, words
 from codesets.types import CodeSet
 from codesets.usage import PCS_PREFIX, CodedNote
-from medcode.types import System
+from medcode.types import ICD10_SYSTEMS, System
 from nlp.ranking import CodeCandidates
 from training.evaluate import average_precision, codiesp_form, ranked_codes
 
@@ -33,7 +33,6 @@ PCS_SECTIONS = {
     "D": "Radiation Therapy", "F": "Physical Rehabilitation", "G": "Mental Health", "H": "Substance Abuse",
     "X": "New Technology",
 }
-SYSTEMS: tuple[System, ...] = ("ICD-10-CM", "ICD-10-PCS")
 
 
 @dataclass
@@ -136,7 +135,7 @@ def frequent_misses(notes: Sequence[CodedNote], rankings: Sequence[list[CodeCand
     found: Counter[tuple[System, str]] = Counter()
     where: dict[tuple[System, str], list[tuple[str, str]]] = defaultdict(list)
     for note, ranked in zip(notes, rankings, strict=True):
-        for system in SYSTEMS:
+        for system in ICD10_SYSTEMS:
             top = set(ranked_codes(ranked, system, (truncation or {}).get(system))[:10])
             for gold in sorted({codiesp_form(s, c) for s, c in note.codes if s == system} - top):
                 key = (system, gold)
@@ -191,7 +190,7 @@ def summarize(label: str, engine: str, notes: Sequence[CodedNote], rankings: Seq
               codesets: Mapping[System, CodeSet], truncation: Mapping[str, Mapping[str, float]]) -> RunSummary:
     """The figures of one run over `notes` (`truncation`: `training.evaluate.truncation_rates`)."""
     return RunSummary(label, engine, len(notes), {
-        s: system_metrics(notes, rankings, s, codesets, truncation.get(s)) for s in SYSTEMS})
+        s: system_metrics(notes, rankings, s, codesets, truncation.get(s)) for s in ICD10_SYSTEMS})
 
 
 def _rows(runs: Sequence[RunSummary], system: str) -> list[str]:

@@ -31,6 +31,7 @@ from codesets.usage import PCS_PREFIX, CodedNote, mine, read_codiesp
 from codesets.words import CodeWords
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
+from medcode.types import ICD10_SYSTEMS
 from nlp.ranking import FEATURES, CodeCandidates, Ranker, family
 from nlp.resolve import Resolver
 from training import calibration, reranker
@@ -40,7 +41,6 @@ from training.reranker import Rows
 if TYPE_CHECKING:
     from nlp.coder import Coder
 
-SYSTEMS = ("ICD-10-CM", "ICD-10-PCS")
 #: (system, code) -> label, or None for a candidate that carries no label.
 Labeler = Callable[[CodeCandidates], "float | None"]
 
@@ -181,7 +181,7 @@ def fit_ranker(train: dict[str, Rows], dev: dict[str, Rows], settings: Settings,
     """Boosters per system and their calibration, tuned as `settings.rerank.tune_on` says; also the
     metrics and the held-out (probability, label) pairs of dev for the reliability plot."""
     boosters, metrics, maps, curves = {}, {}, {}, {}
-    for system in SYSTEMS:
+    for system in ICD10_SYSTEMS:
         if system not in train or train[system].y.max() <= 0:
             continue
         opts = settings.rerank
@@ -322,7 +322,7 @@ def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], se
 
     out = {}
     for system, rows in dev.items():
-        if system not in SYSTEMS:
+        if system not in ICD10_SYSTEMS:
             continue
         raw = np.asarray(ranker.score(system, [dict(zip(FEATURES, r, strict=True)) for r in rows.x]))
         final = np.asarray(ranker.calibrate(system, list(discounted(

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from codesets import versions
 from codesets.registry import load_codeset
 from codesets.types import normalize_code
-from medcode.types import Suggestion, System
+from medcode.types import ICD10_SYSTEMS, Suggestion, System
 from validation import edits
 from validation.drg import drg_impact, group
 from validation.mce import code_conflicts, mce_findings
@@ -51,7 +51,7 @@ def warm() -> None:
     cm = load_codeset("ICD-10-CM")
     cm.with_prefix("A00")
     load_codeset("ICD-10-PCS").with_prefix("0")
-    for system in ("ICD-10-CM", "ICD-10-PCS"):
+    for system in ICD10_SYSTEMS:
         for release in versions.releases(system):
             versions.codes_of(release)
     for version in drg_versions():
@@ -67,7 +67,7 @@ def _dated(encounter: Encounter, codes: list[tuple[System, str]]) -> list[Findin
     """Code-by-code checks against the release of the date of service (one note when no release covers it)."""
     cm, pcs = load_codeset("ICD-10-CM"), load_codeset("ICD-10-PCS")
     findings: list[Finding] = []
-    for system in ("ICD-10-CM", "ICD-10-PCS"):
+    for system in ICD10_SYSTEMS:
         mine = [k for s, k in codes if s == system]
         first = versions.releases(system)[0]
         if mine and encounter.day < first.effective:
@@ -84,7 +84,7 @@ def check_suggestions(encounter: Encounter, suggestions: Iterable[Suggestion]) -
     """Checks of suggested codes before acceptance: invalid or non-billable, not valid on the date of service,
     age or sex conflicts with the patient, Excludes1 pairs among them and with the coded diagnoses."""
     cm = load_codeset("ICD-10-CM")
-    pending = [(s.system, normalize_code(s.code)) for s in suggestions if s.system in ("ICD-10-CM", "ICD-10-PCS")]
+    pending = [(s.system, normalize_code(s.code)) for s in suggestions if s.system in ICD10_SYSTEMS]
     pending = list(dict.fromkeys(pending))
     findings = _dated(encounter, pending)
     for system, key in pending:

@@ -15,7 +15,7 @@ from typing import Any
 from codesets.types import display_code, normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
-from medcode.types import Suggestion
+from medcode.types import ICD10_SYSTEMS, Suggestion
 from validation.claims import claim, engine
 from validation.types import CodedDiagnosis, DrgImpact, DrgResult, Encounter
 
@@ -118,7 +118,7 @@ def drg_impact(encounter: Encounter, suggestions: Iterable[Suggestion]) -> list[
     impacts = []
     for s in suggestions:
         key = normalize_code(s.code)
-        if s.system not in ("ICD-10-CM", "ICD-10-PCS") or key in coded:
+        if s.system not in ICD10_SYSTEMS or key in coded:
             continue
         if s.system == "ICD-10-CM":
             after = _group(encounter, principal, [*secondary, CodedDiagnosis(code=key)], procedures)

@@ -2,13 +2,13 @@ import pytest
 
 from codesets import registry
 from codesets.usage import Usage
-from medcode.types import Candidate, Mention
+from medcode.types import ICD10_SYSTEMS, Candidate, Mention
 from nlp.resolve import Resolver
 
 
 @pytest.fixture(scope="module")
 def resolver():
-    codesets = {s: registry.load_codeset(s) for s in ("ICD-10-CM", "ICD-10-PCS")}
+    codesets = {s: registry.load_codeset(s) for s in ICD10_SYSTEMS}
     usage = Usage(n_notes={"ICD-10-PCS": 10}, counts={("ICD-10-PCS", "BW20ZZZ"): 3, ("ICD-10-PCS", "BW201ZZ"): 1})
     return Resolver(codesets, usage)
 

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from codesets.usage import read_codiesp
+from medcode.types import ICD10_SYSTEMS
 from nlp.ranking import Ranker
 from training.evaluate import engine_rates, score
 from training.report import (
@@ -36,7 +37,7 @@ def test_report_files_and_figures(runs, coder, tmp_path):
     for name in ("report.md", "metrics.json", "metrics.png", "recall_by_chapter.png", "recall_by_section.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     saved = [RunSummary.from_json(r) for r in json.loads((tmp_path / "out" / "metrics.json").read_text())]
-    for system in ("ICD-10-CM", "ICD-10-PCS"):
+    for system in ICD10_SYSTEMS:
         official = score(notes, after, system, rates[system])
         m = saved[1].systems[system]
         assert m.map == pytest.approx(official.map) and m.documents == official.documents

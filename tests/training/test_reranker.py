@@ -6,6 +6,7 @@ from rich.console import Console
 
 from codesets.usage import read_codiesp
 from medcode.settings import RerankSettings
+from medcode.types import ICD10_SYSTEMS
 from nlp.ranking import FEATURES, Ranker
 from training import reranker
 from training.reranker import Rows, group_sizes
@@ -81,7 +82,7 @@ def test_an_ensemble_averages_its_members_and_saves_and_reloads_them_all(rows, t
 def test_fit_ranker_calibrates_on_dev(rows, settings):
     settings = settings.model_copy(update={"rerank": TINY.model_copy(update={"tune_on": "dev"})})
     ranker, metrics, curves = fit_ranker(rows, rows, settings, console=Console(quiet=True))
-    for system in ("ICD-10-CM", "ICD-10-PCS"):
+    for system in ICD10_SYSTEMS:
         assert system in ranker.boosters and system in ranker.calibration
         assert 0.0 <= metrics[system]["ece_dev"] <= 1.0
         p, y = curves[system]
@@ -100,7 +101,7 @@ def test_tuned_on_train_never_looks_at_dev(rows, settings):
     quiet = Console(quiet=True)
     one, metrics, curves = fit_ranker(rows, rows, settings, console=quiet)
     other, _, _ = fit_ranker(rows, _shuffled_labels(rows), settings, console=quiet)
-    for system in ("ICD-10-CM", "ICD-10-PCS"):
+    for system in ICD10_SYSTEMS:
         x = [dict(zip(FEATURES, r, strict=True)) for r in rows[system].x[:50]]
         assert one.score(system, x) == other.score(system, x)
         assert one.calibration[system] == other.calibration[system]

@@ -4,15 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codesets.types import (
-    CACHE_LAYOUT,
-    ENGINE_GC_THRESHOLD,
-    Code,
-    cached_codes,
-    gc_paused,
-    load_pickle,
-    settle_gc,
-)
+from codesets.cache import CACHE_LAYOUT, cached_codes, gc_paused, load_pickle
+from codesets.types import Code
 
 CHOLERA = Code("A00.0", "ICD-10-CM", "Cholera due to Vibrio cholerae 01, biovar cholerae", synonyms=("classical cholera",),
                parent="A00", seventh=(("A", "initial encounter"),), axes=(("section", "Medical"),))
@@ -60,15 +53,3 @@ def test_loading_a_pickle_pauses_the_gc_and_gives_it_back(tmp_path: Path):
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
-
-
-def test_settling_the_gc_freezes_what_is_loaded_and_collects_young_objects_less_often():
-    before = gc.get_threshold()
-    loaded = [[CHOLERA] for _ in range(1000)]  # long-lived, as an index is
-    try:
-        settle_gc()
-        assert gc.get_threshold() == ENGINE_GC_THRESHOLD and ENGINE_GC_THRESHOLD[0] > before[0]
-        assert gc.get_freeze_count() >= len(loaded)
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
