@@ -1,28 +1,13 @@
 """medcode: clinical notes in, ranked ICD-10-CM / ICD-10-PCS suggestions with evidence out.
 
-The public Python API. Heavy modules (torch, faiss, spaCy) load lazily, on first use of `Coder`.
+The bottom layer: settings, errors and the typed data every other package shares. It imports nothing
+above it; the engine is `nlp.Coder` (`from nlp import Coder`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from medcode.types import Evidence, Suggestion
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from nlp.coder import Coder
-    from medcode.types import Evidence, Suggestion
-
-__all__ = ["Coder", "Evidence", "Suggestion", "__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Coder":
-        from nlp.coder import Coder
-
-        return Coder
-    if name in {"Evidence", "Suggestion"}:
-        from medcode import types
-
-        return getattr(types, name)
-    raise AttributeError(name)
+__all__ = ["Evidence", "Suggestion", "__version__"]

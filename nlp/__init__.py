@@ -1,7 +1,8 @@
-"""medcode's spaCy layer: sentences, sections, abbreviations, mentions and assertion context.
+"""medcode's spaCy layer and engine: `from nlp import Coder`, then `Coder.load().suggest(text)`.
 
-Import-light on purpose: spaCy loads only when `nlp.pipeline.build_pipeline` (or a component
-module) is imported. Rule data lives in `nlp/resources/*.json`, each file with a "version" key.
+Import-light on purpose: spaCy, torch and faiss load only when `Coder` (or `nlp.pipeline.build_pipeline`,
+or a component module) is first used. Rule data lives in `nlp/resources/*.json`, each file with a
+"version" key.
 """
 
 from __future__ import annotations
@@ -9,9 +10,20 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["load_resource"]
+if TYPE_CHECKING:
+    from nlp.coder import Coder
+
+__all__ = ["Coder", "load_resource"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Coder":
+        from nlp.coder import Coder
+
+        return Coder
+    raise AttributeError(name)
 
 
 @lru_cache(maxsize=None)

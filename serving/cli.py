@@ -137,7 +137,7 @@ def batch(
 @index_app.command("build")
 def index_build(force: Annotated[bool, typer.Option("--force", help="Rebuild even if up to date.")] = False) -> None:
     """Encode the code sets into the faiss index (minutes; rebuilt only when inputs change)."""
-    from serving.indexing import build_index
+    from codesets.build import build_index
 
     try:
         path, built = build_index(get_settings(), force=force, console=err)

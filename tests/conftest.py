@@ -52,7 +52,7 @@ def small_index(settings: Settings) -> Path:
     """A real index over a slice of the code sets, built once per session under the data dir."""
     from codesets import index
     from codesets.encoder import Encoder
-    from serving.indexing import coded_corpus, usage_from_corpus
+    from codesets.build import coded_corpus, usage_from_corpus
 
     corpus = coded_corpus(settings)
     usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ICD10_SYSTEMS}, corpus)

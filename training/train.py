@@ -82,7 +82,7 @@ def baseline_path(settings: Settings, split: str = "dev") -> Path:
 
 def train(settings: Settings, options: TrainOptions = TrainOptions(), *, console: Console | None = None) -> TrainResult:
     """Run every step; returns what was written. Errors are MedcodeErrors naming the step."""
-    from serving.indexing import build_index
+    from codesets.build import build_index
 
     console = console or Console(stderr=True)
     result = TrainResult()

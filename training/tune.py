@@ -99,7 +99,7 @@ def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, consol
     related = CodeWords(coder.codesets)
     finder = coder.nlp.get_pipe("medcode_mentions")
     from codesets.classifier import fit as fit_classifier
-    from serving.indexing import background_texts, classifier_params
+    from codesets.build import background_texts, classifier_params
 
     full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
     background, params = background_texts(coder.settings), classifier_params(coder.settings)

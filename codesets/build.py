@@ -1,4 +1,4 @@
-"""`medcode index build`: gather the inputs (code sets, encoder, usage corpus) and build when stale."""
+"""The code-set index build (`medcode index build`): gather code sets, encoder and usage corpus; build when stale."""
 
 from __future__ import annotations
 
