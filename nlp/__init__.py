@@ -2,20 +2,17 @@
 
 Import-light on purpose: spaCy, torch and faiss load only when `Coder` (or `nlp.pipeline.build_pipeline`,
 or a component module) is first used. Rule data lives in `nlp/resources/*.json`, each file with a
-"version" key.
+"version" key, read by `nlp.rules.load_resource`.
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nlp.coder import Coder
 
-__all__ = ["Coder", "load_resource"]
+__all__ = ["Coder"]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,16 +21,3 @@ def __getattr__(name: str) -> Any:
 
         return Coder
     raise AttributeError(name)
-
-
-@lru_cache(maxsize=None)
-def _read(name: str) -> str:
-    return files("nlp").joinpath("resources", name).read_text(encoding="utf-8")
-
-
-def load_resource(name: str) -> dict[str, Any]:
-    """A fresh copy of the JSON resource `nlp/resources/<name>`; it must carry a "version" key."""
-    data = json.loads(_read(name))
-    if not isinstance(data, dict) or "version" not in data:
-        raise ValueError(f"nlp/resources/{name} has no 'version' key")
-    return data

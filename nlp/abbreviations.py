@@ -10,7 +10,7 @@ from scispacy.abbreviation import AbbreviationDetector
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from nlp import load_resource
+from nlp.rules import load_resource
 
 CharRange = tuple[int, int]
 

@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from medcode.types import Assertion
-from nlp import load_resource
+from nlp.rules import load_resource
 from nlp.sections import section_lookup
 
 #: When several apply, the first wins.

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from nlp import load_resource
+from nlp.rules import load_resource
 
 #: `doc.spans` key of the section bodies (label = category).
 SECTIONS_KEY = "sections"

@@ -8,7 +8,7 @@ from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from nlp import load_resource
+from nlp.rules import load_resource
 
 
 @Language.factory(

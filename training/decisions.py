@@ -23,6 +23,7 @@ from codesets.types import normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import System
 from training.reranker import Rows
+from training.rows import as_rows, candidate_rows
 
 if TYPE_CHECKING:
     from nlp.coder import Coder
@@ -88,7 +89,6 @@ def final_coding(decisions: list[Decision]) -> dict[tuple[System, str], bool]:
 
 def decision_rows(coder: Coder, path: Path, *, weight: float) -> tuple[dict[str, Rows], str]:
     """Training rows from a decisions file (per system), and a one-line summary of what was used."""
-    from training.tune import as_rows, candidate_rows
 
     decisions, bad = read_decisions(path)
     by_encounter: dict[str, list[Decision]] = defaultdict(list)

@@ -1,10 +1,6 @@
-"""CodiEsp evaluation: mean average precision of the ranked codes, diagnoses and procedures apart.
+"""CodiEsp evaluation: run the engine over a split and score it (`medcode eval codiesp`, its report).
 
-CodiEsp's definition: per document, the precision at each rank that holds a gold code, summed and
-divided by the number of gold codes; then the mean over documents that have gold codes. A gold
-procedure of 4 characters matches that prefix, so each predicted PCS code also enters the ranking
-as its 4-character prefix, as CodiEsp's coders wrote them: before the full code where, in the
-coded corpus, coders mostly wrote that prefix alone (BW20, CT of the abdomen), after it otherwise.
+The metrics themselves (CodiEsp's MAP, the CodiEsp form of ranked codes) are in `training.metrics`.
 """
 
 from __future__ import annotations
@@ -12,157 +8,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Console
 
-from codesets.types import normalize_code
-from codesets.usage import PCS_PREFIX, CodedNote, Usage
+from codesets.usage import CodedNote
 from medcode.settings import Settings
-from medcode.types import ICD10_SYSTEMS, System
 from nlp.ranking import CodeCandidates
-
-if TYPE_CHECKING:
-    from codesets.types import CodeSet
-    from training.report import RunSummary
-
-
-def codiesp_form(system: System, code: str) -> str:
-    """A code as CodiEsp writes it: lower case, CM with its dot (`r50.9`), PCS bare."""
-    key = normalize_code(code).lower()
-    return f"{key[:3]}.{key[3:]}" if system == "ICD-10-CM" and len(key) > 3 else key
-
-
-#: Characters of a full ICD-10-PCS code.
-PCS_CODE = 7
-
-#: A PCS code's 4-character prefix enters the ranking with at least this share of its family's
-#: probability, even where train never shows coders writing it: CodiEsp's coders often did. Chosen
-#: out of fold on CodiEsp train, not on dev (train MAP P: floor 0 0.429, 0.05 0.431, 0.1 0.432,
-#: 0.2 0.430, 0.3 0.424, 0.5 0.382).
-PCS_PREFIX_FLOOR = 0.1
-
-
-def truncation_rates(usage: Usage, pcs: CodeSet | None = None) -> dict[System, dict[str, float]]:
-    """Per system, for each shorter form coders wrote (a PCS 4-character prefix; an ICD-10-CM category
-    or subcategory), the share of the codings under it that coders wrote as that form alone.
-
-    With the loaded PCS release (`pcs`), also each full PCS code coders wrote that the release no longer
-    has (CodiEsp was coded on an older one: 3E0T3CZ, 5A1D00Z), with its share of its family's codings:
-    a legacy form, which enters for its family's current codes as a shorter form does."""
-    counts = {system: {code: n for (s, code), n in usage.counts.items() if s == system}
-              for system in ICD10_SYSTEMS}
-    pcs_short: dict[str, int] = defaultdict(int)
-    pcs_total: dict[str, int] = defaultdict(int)
-    for code, n in counts["ICD-10-PCS"].items():
-        pcs_total[code[:PCS_PREFIX]] += n
-        if len(code) <= PCS_PREFIX:
-            pcs_short[code[:PCS_PREFIX]] += n
-    legacy = {code: n / pcs_total[code[:PCS_PREFIX]] for code, n in counts["ICD-10-PCS"].items()
-              if pcs is not None and len(code) == PCS_CODE and pcs.get(code) is None}
-    cm_under: dict[str, int] = defaultdict(int)
-    for code, n in counts["ICD-10-CM"].items():
-        for size in range(3, len(code) + 1):
-            cm_under[code[:size]] += n
-    cm = {code: n / cm_under[code] for code, n in counts["ICD-10-CM"].items()}
-    return {"ICD-10-PCS": {**{p: pcs_short[p] / pcs_total[p] for p in pcs_total}, **legacy}, "ICD-10-CM": cm}
-
-
-def engine_rates(coder: object) -> dict[System, dict[str, float]]:
-    """`truncation_rates` of a Coder: its usage statistics and its PCS release."""
-    return truncation_rates(coder.index.usage, coder.codesets.get("ICD-10-PCS"))  # type: ignore[attr-defined]
-
-
-def _shorter_forms(system: System, key: str, legacy: Mapping[str, list[str]]) -> list[str]:
-    """The shorter forms a coder may have written for the code `key` (`legacy`: the legacy PCS forms
-    per family)."""
-    if system == "ICD-10-PCS":
-        family = key[:PCS_PREFIX]
-        return ([family] if len(key) > PCS_PREFIX else []) + [f for f in legacy.get(family, ()) if f != key]
-    return [key[:n] for n in range(3, len(key))]
-
-
-def ranked_codes(groups: Iterable[CodeCandidates], system: System,
-                 truncation: Mapping[str, float] | None = None) -> list[str]:
-    """The ranked CodiEsp-form codes of one system, by expected gain.
-
-    A code of score p (the probability a coder assigns it) enters as itself with p·(1 − r) and brings
-    each shorter form a coder may have written instead (PCS 4-character prefix, CM category; a legacy
-    PCS code of its family, see `truncation_rates`) with r·(the summed p of the codes under that form,
-    at most 1), where r is the share of coders' codings under the form written as the form alone
-    (`truncation`, mined from train; a PCS prefix at least `PCS_PREFIX_FLOOR`; a PCS code keeps
-    1 − the sum of its family's form shares). Ties keep the engine's order.
-    """
-    rates = truncation or {}
-    pcs = system == "ICD-10-PCS"
-    legacy: dict[str, list[str]] = defaultdict(list)
-    for form in rates:
-        if pcs and len(form) == PCS_CODE:
-            legacy[form[:PCS_PREFIX]].append(form)
-    items: list[tuple[float, int, str]] = []
-    mass: dict[str, float] = defaultdict(float)
-    shorter_rate: dict[str, float] = {}
-    for g in groups:
-        if g.system != system:
-            continue
-        key = normalize_code(g.code)
-        shorter = {f: max(rates.get(f, 0.0), PCS_PREFIX_FLOOR if pcs and len(f) == PCS_PREFIX else 0.0)
-                   for f in _shorter_forms(system, key, legacy)}
-        shorter = {f: r for f, r in shorter.items() if r > 0}
-        # A PCS family's forms share one count (its codings), so the code keeps what they leave; a CM
-        # code's forms are nested (category, subcategory), each a share of its own codings.
-        taken = sum(shorter.values()) if pcs else max(shorter.values(), default=0.0)
-        items.append((g.score * max(0.0, 1.0 - taken), len(items), key))
-        for f, r in shorter.items():
-            mass[f] += g.score
-            shorter_rate[f] = r
-    items += [(min(mass[f], 1.0) * r, len(items) + i, f) for i, (f, r) in enumerate(shorter_rate.items())]
-    out: list[str] = []
-    seen: set[str] = set()
-    for _, _, key in sorted(items, key=lambda t: (-t[0], t[1])):
-        form = codiesp_form(system, key)
-        if form not in seen:
-            seen.add(form)
-            out.append(form)
-    return out
-
-
-def average_precision(ranked: Sequence[str], gold: set[str]) -> float:
-    """Sum of precision at each rank holding a gold code, over the number of gold codes."""
-    if not gold:
-        return 0.0
-    hits, total = 0, 0.0
-    for i, code in enumerate(ranked, start=1):
-        if code in gold:
-            hits += 1
-            total += hits / i
-    return total / len(gold)
-
-
-@dataclass(frozen=True)
-class Score:
-    """MAP of one system over the documents that have gold codes of it."""
-
-    system: System
-    map: float
-    documents: int
-
-
-def score(notes: Sequence[CodedNote], rankings: Sequence[list[CodeCandidates]], system: System,
-          truncation: Mapping[str, float] | None = None) -> Score:
-    """MAP for `system` of `rankings`, one per note, against the notes' gold codes (`truncation`:
-    the system's rates from `truncation_rates`)."""
-    aps = []
-    for note, groups in zip(notes, rankings, strict=True):
-        gold = {codiesp_form(s, c) for s, c in note.codes if s == system}
-        if gold:
-            aps.append(average_precision(ranked_codes(groups, system, truncation), gold))
-    return Score(system, sum(aps) / len(aps) if aps else 0.0, len(aps))
+from training.metrics import Ranked, RunSummary, Score, engine_rates, ranked_scores, score
 
 
 @dataclass(frozen=True)
@@ -188,26 +44,6 @@ def evaluate(coder: object, notes: Sequence[CodedNote], *, split: str, batch: in
                   score(notes, rankings, "ICD-10-PCS", rates["ICD-10-PCS"]), elapsed)
 
 
-@dataclass
-class Ranked:
-    """A scored code without its candidates: what MAP needs, rebuilt from cached feature rows."""
-
-    system: System
-    code: str
-    score: float
-
-
-def ranked_scores(n_notes: int, note: Sequence[int], code: Sequence[str], scores: Sequence[float],
-                  system: System) -> list[list[Ranked]]:
-    """Per note (0..n_notes-1), its codes of `system` sorted best first, as the engine sorts them."""
-    out: list[list[Ranked]] = [[] for _ in range(n_notes)]
-    for i, c, s in zip(note, code, scores, strict=True):
-        out[int(i)].append(Ranked(system, str(c), float(s)))
-    for ranked in out:
-        ranked.sort(key=lambda r: (-r.score, r.code))
-    return out
-
-
 def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> RunSummary | None:
     """The dev figures of the untrained engine (base encoder, hand-set ranking), from feature rows;
     None when the index was built with another encoder (then there is no baseline to measure here)."""
@@ -215,15 +51,7 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
     from nlp.coder import Coder
     from nlp.ranking import FEATURES, Ranker
     from training.report import summarize
-    from training.tune import (
-        as_rows,
-        cached_rows,
-        candidate_rows,
-        discounted,
-        label,
-        read_split,
-        rows_stamp,
-    )
+    from training.rows import as_rows, cached_rows, candidate_rows, discounted, label, read_split, rows_stamp
 
     base = settings.model_copy(update={"index": settings.index.model_copy(update={"encoder": str(base_encoder_path())})})
     index_manifest = json.loads((settings.data_dir / "index" / "manifest.json").read_text())
@@ -261,8 +89,8 @@ def report_codiesp(settings: Settings, out: Path, *, split: str = "dev", limit: 
     ranking on the same index is measured live, so the report always compares two engines."""
     from nlp.coder import Coder
     from nlp.ranking import Ranker
-    from training.report import RunSummary, frequent_misses, summarize, write_report
-    from training.tune import read_split
+    from training.report import frequent_misses, summarize, write_report
+    from training.rows import read_split
 
     console = console or Console(stderr=True)
     notes = read_split(settings, split)[:limit]

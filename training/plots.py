@@ -11,7 +11,7 @@ import numpy as np
 from medcode.types import ICD10_SYSTEMS
 
 if TYPE_CHECKING:
-    from training.report import RunSummary
+    from training.metrics import RunSummary
 
 
 def _pyplot():

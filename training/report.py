@@ -1,6 +1,6 @@
 """The evaluation report: `medcode eval codiesp --split dev --report out/` writes Markdown and PNG plots.
 
-Figures per system on CodiEsp-form rankings (the list MAP scores, `training.evaluate.ranked_codes`):
+Figures per system on CodiEsp-form rankings (the list MAP scores, `training.metrics.ranked_codes`):
 MAP, MAP@10, precision / recall / F1 at 5 and 10 (averaged over the notes that have gold codes of
 the system), recall at 10 and among all candidates by ICD-10-CM chapter and by ICD-10-PCS section,
 before and after training, and the most frequent misses (a gold code not in the top 10) with the
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from codesets.lexicon import STOPWORDS, clauses, words
@@ -21,7 +21,8 @@ from codesets.types import CodeSet
 from codesets.usage import PCS_PREFIX, CodedNote
 from medcode.types import ICD10_SYSTEMS, System
 from nlp.ranking import CodeCandidates
-from training.evaluate import average_precision, codiesp_form, ranked_codes
+from training.metrics import RunSummary, SystemMetrics, average_precision, codiesp_form, ranked_codes
+from training.plots import bar_plot, group_plot
 
 CUTS = (5, 10)
 SNIPPET = 140
@@ -33,20 +34,6 @@ PCS_SECTIONS = {
     "D": "Radiation Therapy", "F": "Physical Rehabilitation", "G": "Mental Health", "H": "Substance Abuse",
     "X": "New Technology",
 }
-
-
-@dataclass
-class SystemMetrics:
-    """The figures of one system on one run."""
-
-    documents: int = 0
-    map: float = 0.0
-    map_at_10: float = 0.0
-    precision: dict[int, float] = field(default_factory=dict)
-    recall: dict[int, float] = field(default_factory=dict)
-    f1: dict[int, float] = field(default_factory=dict)
-    #: group -> [gold codes, found in the top 10, found among all candidates]
-    by_group: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -163,32 +150,9 @@ def _description(system: System, code: str, codesets: Mapping[System, CodeSet]) 
     return record.description if record else ""
 
 
-@dataclass
-class RunSummary:
-    """One evaluated engine: what it was and its figures per system (JSON-serializable)."""
-
-    label: str
-    engine: str
-    notes: int
-    systems: dict[str, SystemMetrics]
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, object]) -> RunSummary:
-        systems = {}
-        for name, m in raw["systems"].items():  # type: ignore[union-attr]
-            m = dict(m)
-            for key in ("precision", "recall", "f1"):
-                m[key] = {int(k): v for k, v in m[key].items()}
-            systems[name] = SystemMetrics(**m)
-        return cls(str(raw["label"]), str(raw["engine"]), int(raw["notes"]), systems)  # type: ignore[arg-type]
-
-
 def summarize(label: str, engine: str, notes: Sequence[CodedNote], rankings: Sequence[list[CodeCandidates]],
               codesets: Mapping[System, CodeSet], truncation: Mapping[str, Mapping[str, float]]) -> RunSummary:
-    """The figures of one run over `notes` (`truncation`: `training.evaluate.truncation_rates`)."""
+    """The figures of one run over `notes` (`truncation`: `training.metrics.truncation_rates`)."""
     return RunSummary(label, engine, len(notes), {
         s: system_metrics(notes, rankings, s, codesets, truncation.get(s)) for s in ICD10_SYSTEMS})
 
@@ -222,7 +186,6 @@ def _group_rows(runs: Sequence[RunSummary], system: str) -> list[str]:
 def write_report(out: Path, runs: Sequence[RunSummary], misses: Sequence[Miss], *, split: str,
                  extra: Sequence[str] = ()) -> Path:
     """Write `report.md`, `metrics.json` and the PNG plots into `out`; returns the Markdown file."""
-    from training.plots import bar_plot, group_plot
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps([r.to_json() for r in runs], indent=2))

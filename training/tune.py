@@ -1,171 +1,43 @@
 """Fit the reranker on CodiEsp train, out of fold; tuned on train (or on dev), measured on dev.
 
-Usage rules mined from a note's own codes would make every feature look perfect, so train is cut
-into folds: each fold is ranked with usage, similar notes and the note classifier from the other
-folds only, and one booster per system is fitted on all the out-of-fold candidates (label: a coder
-assigned the code).
+One booster per system (or several, averaged) is fitted on all the out-of-fold candidate rows of
+train (`training.rows`; label: a coder assigned the code).
 By default (`rerank.tune_on = "train"`) the number of trees is chosen by early stopping inside
 train's folds and the calibration is fitted on train's out-of-fold scores, so dev is never seen
-before it is measured; `tune_on = "dev"` early-stops and calibrates on dev instead. Rows are cached as `.npz`
-under data_dir/cache, keyed by the index, the features and the notes, so a refit skips the NLP.
+before it is measured; `tune_on = "dev"` early-stops and calibrates on dev instead.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 
-from codesets.index import code_terms
-from codesets.lexicon import Lexicon
-from codesets.types import normalize_code
-from codesets.usage import PCS_PREFIX, CodedNote, mine, read_codiesp
-from codesets.words import CodeWords
-from medcode.errors import ErrorCode, MedcodeError
+from codesets.usage import CodedNote
 from medcode.settings import Settings
 from medcode.types import ICD10_SYSTEMS
-from nlp.ranking import FEATURES, CodeCandidates, Ranker, family
-from nlp.resolve import Resolver
+from nlp.ranking import FEATURES, Ranker
 from training import calibration, reranker
-from training.evaluate import codiesp_form, engine_rates
+from training.decisions import decision_rows
+from training.metrics import engine_rates, ranked_scores, score
 from training.reranker import Rows
-
-if TYPE_CHECKING:
-    from nlp.coder import Coder
-
-#: (system, code) -> label, or None for a candidate that carries no label.
-Labeler = Callable[[CodeCandidates], "float | None"]
-
-
-def is_assigned(system: str, code: str, gold: set[str]) -> float:
-    """1.0 when coders wrote this code or a shorter form of it (PCS 4-character prefix, CM category or
-    subcategory) among the CodiEsp-form `gold` codes: the code then carries that form's evidence."""
-    key = normalize_code(code)
-    shorter = [key[:PCS_PREFIX]] if system == "ICD-10-PCS" else [key[:n] for n in range(3, len(key))]
-    return float(any(codiesp_form(system, k) in gold for k in (key, *shorter)))
-
-
-def label(g: CodeCandidates, note: CodedNote) -> float:
-    """1.0 when coders gave the note this code, or a shorter form of it."""
-    return is_assigned(g.system, g.code, {codiesp_form(s, c) for s, c in note.codes if s == g.system})
-
-
-def relabel(rows: dict[str, Rows], notes: Sequence[CodedNote]) -> dict[str, Rows]:
-    """The rows with labels recomputed from the notes' gold codes (`note` indexes `notes`), so a
-    change of what counts as assigned needs no new pass of the engine."""
-    for system, r in rows.items():
-        gold = [{codiesp_form(s, c) for s, c in n.codes if s == system} for n in notes]
-        r.y = np.array([is_assigned(system, str(c), gold[int(i)]) for c, i in zip(r.code, r.note, strict=True)])
-    return rows
-
-
-def candidate_rows(coder: Coder, texts: Sequence[str], labelers: Sequence[Callable[[CodeCandidates], float]],
-                   *, notes: Sequence[int], weigh: Callable[[int, CodeCandidates], float] | None = None,
-                   batch: int = 32, every_code: bool = False) -> dict[str, list[tuple]]:
-    """Per system, (features, label, note, weight, code) of every candidate of every text (`every_code`:
-    also the codes the engine leaves unranked, as rows to fit on; without it, the rows the engine ranks)."""
-    out: dict[str, list[tuple]] = defaultdict(list)
-    for i in range(0, len(texts), batch):
-        ranked = coder.rank(list(texts[i : i + batch]), every_code=every_code)
-        for j, groups in enumerate(ranked):
-            k = i + j
-            for g in groups:
-                out[g.system].append(([g.features[f] for f in FEATURES], labelers[k](g), notes[k],
-                                      weigh(k, g) if weigh else 1.0, g.code))
-    return out
-
-
-def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
-    """The row tuples of `candidate_rows` as arrays, rows of each note kept together in note order."""
-    rows = {}
-    for system, items in raw.items():
-        items = sorted(items, key=lambda t: t[2])  # stable: a note's candidates keep their order
-        rows[system] = Rows.build(*(list(col) for col in zip(*items, strict=True))) if items else Rows.empty()
-    return rows
-
-
-def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console) -> dict[str, Rows]:
-    """Per system, the rows of every candidate of every train note, each fold ranked with usage,
-    similar notes and the note classifier taken from the other folds only."""
-    base_terms = [t for cs in coder.codesets.values() for t in code_terms(cs)]
-    related = CodeWords(coder.codesets)
-    finder = coder.nlp.get_pipe("medcode_mentions")
-    from codesets.classifier import fit as fit_classifier
-    from codesets.build import background_texts, classifier_params
-
-    full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
-    background, params = background_texts(coder.settings), classifier_params(coder.settings)
-    # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
-    if len(full[3]) < len(notes):
-        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-    similar = full[3].subset(range(len(notes)))
-    raw: dict[str, list[tuple]] = defaultdict(list)
-    try:
-        for k in range(folds):
-            held = [i for i in range(len(notes)) if i % folds == k]
-            rest = [i for i in range(len(notes)) if i % folds != k]
-            usage = mine([notes[i] for i in rest], related=related, source=f"fold {k}")
-            finder.lexicon = Lexicon([*base_terms, *usage.rules])
-            coder.index.usage = usage
-            coder.index.neighbors = similar.subset(rest)
-            coder.index.classifier = fit_classifier([notes[i] for i in rest], background=background, **params)
-            coder.resolver = Resolver(coder.codesets, usage)
-            # Every code, also those the engine leaves unranked: fitted with them as negatives, the PCS
-            # trees rank dev 0.010 MAP better (0.485 against 0.475) than fitted on the ranked codes alone.
-            part = candidate_rows(coder, [notes[i].text for i in held],
-                                  [(lambda g, n=notes[i]: label(g, n)) for i in held], notes=held, every_code=True)
-            for system, items in part.items():
-                raw[system].extend(items)
-            console.print(f"fold {k + 1}/{folds}: {sum(map(len, raw.values()))} candidates so far")
-    finally:
-        finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier = full
-    return as_rows(raw)
-
-
-def rows_stamp(coder: Coder, notes: Sequence[CodedNote], **more: Any) -> dict[str, Any]:
-    """What a rows cache depends on: the index, the features, the notes and how rows are built."""
-    digest = hashlib.sha256("\x00".join(f"{n.id}\x01{n.text}" for n in notes).encode()).hexdigest()[:16]
-    return {"index": coder.index.manifest.get("built"), "encoder": coder.index.manifest["encoder"]["fingerprint"],
-            "note_encoder": [coder.encoder.fingerprint(), coder.encoder.int8, coder.encoder.batch_tokens],
-            "features": list(FEATURES), "rows": reranker.ROWS_VERSION, "notes": digest,
-            "candidates": [coder.settings.ranking.dense_k, coder.settings.ranking.dense_floor,
-                           coder.settings.ranking.dense_ef], **more}
-
-
-def cached_rows(path: Path, stamp: dict[str, Any], build: Callable[[], dict[str, Rows]]) -> dict[str, Rows]:
-    """Rows from the cache at `path` when built from `stamp`, else built now and cached."""
-    rows = reranker.load_rows(path, stamp)
-    if rows is None:
-        rows = build()
-        reranker.save_rows(path, rows, stamp)
-    return rows
-
-
-def discounted(scores: np.ndarray, rows: Rows, system: str, discount: float) -> np.ndarray:
-    """The scores after the engine's sibling discount (`Coder._diversify`), note by note."""
-    out = np.asarray(scores, dtype=np.float64).copy()
-    if discount == 1.0:
-        return out
-    start = 0
-    for size in reranker.group_sizes(rows.note):
-        idx = np.arange(start, start + size)
-        order = sorted(idx, key=lambda i: (-out[i], rows.code[i]))
-        seen: dict[str, int] = defaultdict(int)
-        for i in order:
-            key = family(system, str(rows.code[i]))
-            out[i] *= discount ** seen[key]
-            seen[key] += 1
-        start += size
-    return out
-
+from training.rows import (
+    as_rows,
+    cached_rows,
+    candidate_rows,
+    discounted,
+    label,
+    out_of_fold_rows,
+    read_split,
+    relabel,
+    rows_stamp,
+)
 
 @dataclass(frozen=True)
 class Tuned:
@@ -261,19 +133,10 @@ def version_folder(root: Path) -> Path:
     return folder
 
 
-def read_split(settings: Settings, split: str) -> list[CodedNote]:
-    """CodiEsp `split` notes, or E030 when the corpus is missing."""
-    path = settings.corpus_dir / split
-    if not path.exists():
-        raise MedcodeError(ErrorCode.CORPUS_MISSING, path=path)
-    return read_codiesp(path, split=split)
-
-
 def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: Console | None = None,
                 train_limit: int | None = None, dev_limit: int | None = None) -> Tuned:
     """Fit, calibrate and save a new ranker version under data_dir/models/ranker/<version>/."""
     from nlp.coder import Coder
-    from training.decisions import decision_rows
 
     console = console or Console(stderr=True)
     opts = settings.rerank
@@ -318,8 +181,6 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
 def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], settings: Settings,
             rates: dict[str, dict[str, float]]) -> dict[str, float]:
     """CodiEsp MAP of the fitted ranker on the cached dev rows (what `medcode eval` would print)."""
-    from training.evaluate import ranked_scores, score
-
     out = {}
     for system, rows in dev.items():
         if system not in ICD10_SYSTEMS:

@@ -4,7 +4,7 @@ import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from nlp import load_resource
+from nlp.rules import load_resource
 from nlp.pipeline import build_pipeline
 
 

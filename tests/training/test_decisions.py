@@ -11,7 +11,7 @@ from medcode.settings import RerankSettings
 from nlp.ranking import FEATURES
 from training import reranker
 from training.decisions import decision_rows, final_coding, read_decisions
-from training.tune import as_rows, candidate_rows, label
+from training.rows import as_rows, candidate_rows, label
 
 TINY = RerankSettings(max_trees=40, min_child_samples=3, num_leaves=7, learning_rate=0.2)
 

@@ -8,9 +8,8 @@ import pytest
 from codesets.usage import read_codiesp
 from medcode.types import ICD10_SYSTEMS
 from nlp.ranking import Ranker
-from training.evaluate import engine_rates, score
+from training.metrics import RunSummary, engine_rates, score
 from training.report import (
-    RunSummary,
     frequent_misses,
     summarize,
     system_metrics,

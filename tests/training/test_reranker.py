@@ -10,7 +10,8 @@ from medcode.types import ICD10_SYSTEMS
 from nlp.ranking import FEATURES, Ranker
 from training import reranker
 from training.reranker import Rows, group_sizes
-from training.tune import as_rows, candidate_rows, discounted, fit_ranker, label
+from training.rows import as_rows, candidate_rows, discounted, label
+from training.tune import fit_ranker
 
 TINY = RerankSettings(max_trees=30, early_stopping=10, min_child_samples=3, num_leaves=7, learning_rate=0.2)
 

@@ -3,7 +3,7 @@ import pytest
 from codesets.usage import CodedNote, Usage
 from medcode.types import Candidate, Mention
 from nlp.ranking import CodeCandidates
-from training.evaluate import (
+from training.metrics import (
     PCS_PREFIX_FLOOR,
     average_precision,
     codiesp_form,
