@@ -40,10 +40,10 @@ eval: index ## MAP on CodiEsp dev (English)
 	$(BIN)/medcode eval codiesp --split dev
 
 bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev notes
-	$(BIN)/python -m training.bench
+	$(BIN)/python -m benchmarks.batch
 
 bench-api: index ## POST /v1/suggest latency: 4 clients, 2,000 requests, ~260-word note; start-up to ready
-	$(BIN)/python -m serving.bench_api
+	$(BIN)/python -m benchmarks.api
 
 clean: ## remove the built index and caches (not the venv)
 	rm -rf data/index data/codesets

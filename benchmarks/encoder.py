@@ -1,6 +1,6 @@
 """Benchmark encoders without rebuilding the index: dense-channel recall on CodiEsp dev and encoding speed.
 
-`python -m training.bench_encoder [ENCODER ...]` (none given: the base one and the newest trained one)
+`python -m benchmarks.encoder [ENCODER ...]` (none given: the base one and the newest trained one)
 embeds the clauses of the dev notes, as the engine does, and a slice of the code sets (every code of
 the first 4 characters the dev and train gold codes start with, plus random others), then prints,
 per encoder and system, the share of dev gold codes that the nearest code texts of some clause hit

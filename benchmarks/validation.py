@@ -1,4 +1,4 @@
-"""Timing of validation as the API uses it: `python -m validation.bench` prints milliseconds per call.
+"""Timing of validation as the API uses it: `python -m benchmarks.validation` prints milliseconds per call.
 
 Encounters and suggestion lists are drawn (seeded) from real billable ICD-10-CM and PCS codes.
 """

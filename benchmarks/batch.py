@@ -3,7 +3,7 @@
 Prints notes/s with start-up included, peak memory of the batch process, and the ratio to the time
 one process takes to load the base encoder and encode every sentence of the same notes once.
 
-    python -m training.bench [--notes DIR] [--limit N]
+    python -m benchmarks.batch [--notes DIR] [--limit N]
 """
 
 from __future__ import annotations
