@@ -53,7 +53,8 @@ class ClassifierSettings(BaseModel):
 
 
 class RankingSettings(BaseModel):
-    """Knobs of the hand-set ranker; tuned on CodiEsp train (see training/tune.py)."""
+    """How the engine gathers, weighs and ranks a note's candidate codes (nlp/evidence.py, nlp/features.py,
+    nlp/ranker.py). The trees themselves are fitted by `medcode tune` (training/tune.py)."""
 
     top: int = 50
     negated: Literal["drop", "flag"] = "drop"
@@ -70,9 +71,27 @@ class RankingSettings(BaseModel):
     dense_floor: float = 0.5
     #: Each further code of one family (PCS 4-character prefix, CM category) has its score
     #: multiplied by this once more: the second by d, the third by d², … Checked out of fold on CodiEsp
-    #: train, not dev: PCS MAP 0.414 without (1.0), 0.432 from 0.6 down to 0.2, 0.431 at 0.1.
+    #: train, not dev (when chosen): PCS MAP 0.414 without (1.0), 0.432 from 0.6 down to 0.2, 0.431 at 0.1.
     sibling_discount: dict[str, float] = {"ICD-10-PCS": 0.3, "ICD-10-CM": 1.0}
     min_score: float = 0.02
+    # The evidence weights below feed features the shipped ranker was fitted on (`strength`, `dense`): a
+    # change moves the suggestions, so refit the ranker (`medcode tune`) with it.
+    #: An exact term counts 1.0 and a usage rule its precision; a fuzzy match finds the term's words, not
+    #: the term, so it counts a little less than an exact one and a spelled-out term is shown first.
+    fuzzy_strength: float = Field(default=0.9, description="Evidence strength of a fuzzy match, per unit of coverage.")
+    #: A co-occurring phrase is one coders often code beside the code, not a name of it: under half an
+    #: exact match, so beside a name it is neither shown as evidence nor sets the assertion (`EVIDENCE_FLOOR`).
+    cooccurrence_strength: float = Field(default=0.3, description="Evidence strength of a co-occurring phrase, "
+                                         "per unit of its precision.")
+    #: A dense match's evidence strength is its cosine less this: loosely related clinical texts reach
+    #: a cosine near it, so only the excess speaks for the code.
+    dense_strength_offset: float = Field(default=0.3, description="Cosine a dense match must pass to count as "
+                                         "evidence at all.")
+    #: The same line as `dense_floor`: below it a dense match is loose, and the feature reads 0.
+    dense_offset: float = Field(default=0.5, description="The `dense` feature is the best cosine above this.")
+    #: Keeps exp from overflowing float64 (past ~709); at ±30 the logistic is within 1e-13 of 0 or 1 already.
+    score_clip: float = Field(default=30.0, description="Ranker margins are clipped to ±this before the "
+                              "logistic squash.")
 
 
 class RerankSettings(BaseModel):
@@ -87,8 +106,8 @@ class RerankSettings(BaseModel):
     early_stopping: int = Field(default=50, description="Stop after this many trees without a dev gain.")
     learning_rate: float = 0.05
     #: Several boosters per system, each grown on its own sample of the rows and the features, scores
-    #: averaged: on CodiEsp train out of fold and on dev, 5 of them rank better than one (dev MAP
-    #: D 0.5436 -> 0.548, P 0.4954 -> 0.498, two seeds each) for ~3 ms more a note.
+    #: averaged: on CodiEsp train out of fold and on dev, 5 of them rank better than one (when chosen,
+    #: dev MAP +0.004 for diagnoses and +0.003 for procedures, two seeds each) for ~3 ms more a note.
     members: int = Field(default=5, description="Boosters per system (1: a single booster on every row and feature).")
     bagging_fraction: float = Field(default=0.8, description="Share of the rows each member grows on.")
     feature_fraction: float = Field(default=0.6, description="Share of the features each member's trees see.")

@@ -20,22 +20,11 @@ from codesets.types import CodeSet
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings, get_settings
 from medcode.types import ICD10_SYSTEMS, Candidate, Evidence, Mention, Suggestion, System
+from nlp.evidence import NOT_PATIENT, CodeCandidates, group, why
+from nlp.features import CodeFacts, Proposed, add_family_features, add_note_features, featurize, worth_ranking
 from nlp.mentions import CLAUSE_GROUP, SPAN_GROUP
 from nlp.note import check_note
-from nlp.ranking import (
-    NOT_PATIENT,
-    CodeCandidates,
-    Proposed,
-    Ranker,
-    add_family_features,
-    add_note_features,
-    code_facts,
-    description_words,
-    family,
-    featurize,
-    group,
-    worth_ranking,
-)
+from nlp.ranker import Ranker, diversify
 from nlp.resolve import Resolver
 from nlp.sections import section_lookup
 
@@ -59,30 +48,6 @@ def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
                      {"description": float(term.kind == "description")})
 
 
-def why(group_: CodeCandidates) -> str:
-    """One line a coder reads: the strongest reasons, strongest first."""
-    parts: list[str] = []
-    by_channel: dict[str, Candidate] = {}
-    for c in group_.evidence():
-        if c.channel not in by_channel or c.similarity > by_channel[c.channel].similarity:
-            by_channel[c.channel] = c
-    if c := by_channel.get("exact"):
-        parts.append(f"exact match of '{c.matched_text}' in \"{c.mention.text}\"")
-    if c := by_channel.get("usage"):
-        parts.append(f"coders assigned it in {c.similarity:.0%} of coded notes saying \"{c.matched_text}\"")
-    if c := by_channel.get("cooccurrence"):
-        parts.append(f"often coded when a note says \"{c.matched_text}\" ({c.similarity:.0%})")
-    if c := by_channel.get("fuzzy"):
-        parts.append(f"words of '{c.matched_text}' found ({c.similarity:.0%} coverage)")
-    if c := by_channel.get("dense"):
-        parts.append(f"semantic similarity {c.similarity:.2f} to '{c.matched_text}'")
-    if group_.assertion != "present":
-        parts.append(f"assertion: {group_.assertion}")
-    if group_.features.get("side_conflict") == 1.0:
-        parts.append("check the side: the sentences of its evidence name another one")
-    return "; ".join(parts)
-
-
 @dataclass
 class Coder:
     """Codes notes: `Coder.load().suggest(text)`; `suggest_many(texts)` batches the encoder."""
@@ -94,9 +59,10 @@ class Coder:
     codesets: dict[System, CodeSet]
     ranker: Ranker
     resolver: Resolver
-    _described: dict[tuple[System, str], frozenset[str]] = field(default_factory=dict, init=False, repr=False)
-    _facts: dict[tuple[System, str], dict[str, float]] = field(default_factory=dict, init=False, repr=False)
-    _facts_usage: object = field(default=None, init=False, repr=False)
+    _codes: CodeFacts = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._codes = CodeFacts(self.codesets)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, index_path: Path | None = None,
@@ -115,7 +81,7 @@ class Coder:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
-        ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir))
+        ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir), clip=s.ranking.score_clip)
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
     def rank(self, texts: Sequence[str], *, every_code: bool = False) -> list[list[CodeCandidates]]:
@@ -160,7 +126,7 @@ class Coder:
         for i, candidates in enumerate(per_doc):
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
             classified = classified_notes[i]
-            groups = group(self.resolver.resolve(candidates))
+            groups = group(self.resolver.resolve(candidates), self.settings.ranking)
             proposed = Proposed.count(groups, self.index.usage)
             if not every_code:
                 floor = self.settings.ranking.dense_floor
@@ -168,58 +134,16 @@ class Coder:
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near, classified=classified,
-                                       facts=self._code_facts(g.system, g.code),
+                                       facts=self._codes.facts(g.system, g.code, self.index.usage),
                                        prior=proposed.prior_of[(g.system, g.code)])
             add_family_features(groups, proposed)
-            add_note_features(groups, notes[i], self._description_words, proposed)
+            add_note_features(groups, notes[i], self._codes.words, proposed)
             for system in {g.system for g in groups}:
                 mine = [g for g in groups if g.system == system]
                 for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
                     g.score = score
-            ranked.append(self._diversify(groups))
+            ranked.append(diversify(groups, self.ranker, self.settings.ranking.sibling_discount))
         return ranked
-
-    def _description_words(self, system: System, code: str) -> frozenset[str]:
-        """A code's description words, cached per engine (every note asks for the same codes)."""
-        key = (system, code)
-        if key not in self._described:
-            record = self.codesets[system].get(code) if system in self.codesets else None
-            self._described[key] = description_words(record.description) if record else frozenset()
-        return self._described[key]
-
-    def _code_facts(self, system: System, code: str) -> dict[str, float]:
-        """A code's `code_facts`, cached per engine while its usage statistics stay the same (training
-        swaps them fold by fold)."""
-        if self._facts_usage is not self.index.usage:
-            self._facts.clear()
-            self._facts_usage = self.index.usage
-        key = (system, code)
-        facts = self._facts.get(key)
-        if facts is None:
-            codeset = self.codesets.get(system)
-            record = codeset.get(code) if codeset is not None else None
-            family_codes = codeset.count_under(family(system, code)) if codeset is not None else 0
-            facts = self._facts[key] = code_facts(system, code, record.description if record else "",
-                                                  usage=self.index.usage, family_codes=family_codes)
-        return facts
-
-    def _diversify(self, groups: list[CodeCandidates]) -> list[CodeCandidates]:
-        """Best first, each further code of a family (PCS 4-character prefix, CM category)
-        discounted, so one procedure does not fill the top ranks with its approach variants."""
-        groups.sort(key=lambda g: (-g.score, g.system, g.code))
-        seen: dict[tuple[str, str], int] = {}
-        discount = self.settings.ranking.sibling_discount
-        for g in groups:
-            key = (g.system, family(g.system, g.code))
-            g.score *= discount.get(g.system, 1.0) ** seen.get(key, 0)
-            seen[key] = seen.get(key, 0) + 1
-        # Calibrated after the discount, so the score shown is P(a coder accepts) as ranked.
-        for system in {g.system for g in groups}:
-            mine = [g for g in groups if g.system == system]
-            for g, p in zip(mine, self.ranker.calibrate(system, [g.score for g in mine]), strict=True):
-                g.score = p
-        groups.sort(key=lambda g: (-g.score, g.system, g.code))
-        return groups
 
     def suggest_many(self, texts: Sequence[str], *, top: int | None = None, systems: Sequence[str] | None = None,
                      negated: str | None = None) -> list[list[Suggestion]]:

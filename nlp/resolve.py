@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from codesets.types import CodeSet
 from codesets.usage import Usage
 from medcode.types import Candidate, System
-from nlp.ranking import CodeCandidates
+from nlp.evidence import CodeCandidates
 
 #: How the default child of a header reads, best first: "... without complications" beats
 #: "Anemia, unspecified" beats "... with unspecified complications" beats "Other ...".

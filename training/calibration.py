@@ -2,7 +2,7 @@
 
 Fitted (isotonic or Platt) on CodiEsp train's out-of-fold scores, or on dev with `rerank.tune_on =
 "dev"`, stored as a monotone piecewise-linear map that the engine applies with `np.interp`
-(`nlp.ranking.Ranker.calibrate`). The expected calibration error is never measured on the rows the
+(`nlp.ranker.Ranker.calibrate`). The expected calibration error is never measured on the rows the
 map was fitted on: on dev for a map fitted on train; cross-fitted (`fit_and_measure`: fit on one half
 of dev's notes, measured on the other, and the reverse) for a map fitted on dev.
 """

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from codesets.usage import CodedNote
 from medcode.settings import Settings
-from nlp.ranking import CodeCandidates
+from nlp.evidence import CodeCandidates
 from training.metrics import Ranked, RunSummary, Score, engine_rates, ranked_scores, score
 
 
@@ -49,7 +49,8 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
     None when the index was built with another encoder (then there is no baseline to measure here)."""
     from codesets.encoder import Encoder, base_encoder_path
     from nlp.coder import Coder
-    from nlp.ranking import FEATURES, Ranker
+    from nlp.features import FEATURES
+    from nlp.ranker import Ranker
     from training.report import summarize
     from training.rows import as_rows, cached_rows, candidate_rows, discounted, label, read_split, rows_stamp
 
@@ -88,7 +89,7 @@ def report_codiesp(settings: Settings, out: Path, *, split: str = "dev", limit: 
     `before`: a baseline summary JSON (written by `medcode train`); when missing, the hand-set
     ranking on the same index is measured live, so the report always compares two engines."""
     from nlp.coder import Coder
-    from nlp.ranking import Ranker
+    from nlp.ranker import Ranker
     from training.report import frequent_misses, summarize, write_report
     from training.rows import read_split
 

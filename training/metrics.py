@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, Usage
 from medcode.types import ICD10_SYSTEMS, System
-from nlp.ranking import CodeCandidates
+from nlp.evidence import CodeCandidates
 
 if TYPE_CHECKING:
     from codesets.types import CodeSet

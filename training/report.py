@@ -20,7 +20,7 @@ from codesets.lexicon import STOPWORDS, clauses, words
 from codesets.types import CodeSet
 from codesets.usage import PCS_PREFIX, CodedNote
 from medcode.types import ICD10_SYSTEMS, System
-from nlp.ranking import CodeCandidates
+from nlp.evidence import CodeCandidates
 from training.metrics import RunSummary, SystemMetrics, average_precision, codiesp_form, ranked_codes
 from training.plots import bar_plot, group_plot
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from medcode.settings import RerankSettings
-from nlp.ranking import FEATURES, Ranker
+from nlp.features import FEATURES
+from nlp.ranker import Ranker
 
 #: What the candidate-row caches are keyed on besides their own inputs: change it when the way rows
 #: are built changes.

@@ -25,7 +25,8 @@ from codesets.usage import PCS_PREFIX, CodedNote, family, mine, read_codiesp
 from codesets.words import CodeWords
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from nlp.ranking import FEATURES, CodeCandidates
+from nlp.evidence import CodeCandidates
+from nlp.features import FEATURES
 from nlp.resolve import Resolver
 from training import reranker
 from training.metrics import codiesp_form
@@ -144,7 +145,7 @@ def cached_rows(path: Path, stamp: dict[str, Any], build: Callable[[], dict[str,
 
 
 def discounted(scores: np.ndarray, rows: Rows, system: str, discount: float) -> np.ndarray:
-    """The scores after the engine's sibling discount (`Coder._diversify`), note by note."""
+    """The scores after the engine's sibling discount (`nlp.ranker.diversify`), note by note."""
     out = np.asarray(scores, dtype=np.float64).copy()
     if discount == 1.0:
         return out

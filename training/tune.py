@@ -22,7 +22,8 @@ from rich.console import Console
 from codesets.usage import CodedNote
 from medcode.settings import Settings
 from medcode.types import ICD10_SYSTEMS
-from nlp.ranking import FEATURES, Ranker
+from nlp.features import FEATURES
+from nlp.ranker import Ranker
 from training import calibration, reranker
 from training.decisions import decision_rows
 from training.metrics import engine_rates, ranked_scores, score

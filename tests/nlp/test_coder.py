@@ -86,8 +86,7 @@ def test_the_engine_ranks_the_codes_worth_it_and_training_gets_every_code(coder)
 
 def test_why_warns_when_the_evidence_names_another_side():
     from medcode.types import Candidate, Mention
-    from nlp.coder import why
-    from nlp.ranking import group
+    from nlp.evidence import group, why
 
     mention = Mention(0, 16, "left nephrectomy", "procedure", None)
     g = group([Candidate("0TT00ZZ", "ICD-10-PCS", mention, "fuzzy", 0.9, "Resection of Right Kidney")])[0]

@@ -8,7 +8,7 @@ import pytest
 from codesets.usage import read_codiesp
 from medcode.errors import MedcodeError
 from medcode.settings import RerankSettings
-from nlp.ranking import FEATURES
+from nlp.features import FEATURES
 from training import reranker
 from training.decisions import decision_rows, final_coding, read_decisions
 from training.rows import as_rows, candidate_rows, label

@@ -2,7 +2,7 @@ import pytest
 
 from codesets.usage import CodedNote, Usage
 from medcode.types import Candidate, Mention
-from nlp.ranking import CodeCandidates
+from nlp.evidence import CodeCandidates
 from training.metrics import (
     PCS_PREFIX_FLOOR,
     average_precision,

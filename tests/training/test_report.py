@@ -7,7 +7,7 @@ import pytest
 
 from codesets.usage import read_codiesp
 from medcode.types import ICD10_SYSTEMS
-from nlp.ranking import Ranker
+from nlp.ranker import Ranker
 from training.metrics import RunSummary, engine_rates, score
 from training.report import (
     frequent_misses,

@@ -7,7 +7,8 @@ from rich.console import Console
 from codesets.usage import read_codiesp
 from medcode.settings import RerankSettings
 from medcode.types import ICD10_SYSTEMS
-from nlp.ranking import FEATURES, Ranker
+from nlp.features import FEATURES
+from nlp.ranker import Ranker
 from training import reranker
 from training.reranker import Rows, group_sizes
 from training.rows import as_rows, candidate_rows, discounted, label

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from medcode.errors import MedcodeError
 from medcode.settings import RerankSettings
-from nlp.ranking import Ranker
+from nlp.ranker import Ranker
 from training.train import TrainOptions, step_names, train
 
 

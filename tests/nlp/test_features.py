@@ -1,33 +1,24 @@
-import json
-
 import numpy as np
 import pytest
 
-from codesets.usage import Usage
-from medcode.errors import ErrorCode, MedcodeError
+from codesets.usage import Usage, family
+from medcode.settings import RankingSettings
 from medcode.types import Candidate, Mention
-from nlp.ranking import (
+from nlp.evidence import group
+from nlp.features import (
     FEATURES,
     NOTE_FEATURES,
     Proposed,
-    Ranker,
     add_family_features,
     add_note_features,
     code_facts,
-    family,
     featurize,
-    group,
     worth_ranking,
 )
 
 
 def _c(code, channel, sim, assertion="present", start=0):
     return Candidate(code, "ICD-10-CM", Mention(start, start + 5, "fever", "finding", None, assertion), channel, sim)
-
-
-def test_group_gathers_candidates_per_code_in_first_seen_order():
-    groups = group([_c("R509", "exact", 1.0), _c("I10", "dense", 0.7), _c("R509", "usage", 0.9, start=10)])
-    assert [(g.code, len(g.candidates)) for g in groups] == [("R509", 2), ("I10", 1)]
 
 
 def test_features_describe_channels_and_assertions():
@@ -56,61 +47,6 @@ def test_code_features_read_the_code_its_description_and_its_neighbourhood():
     assert code_facts("ICD-10-CM", "R508", "Other specified fever", usage=usage)["other_specified"] == 1.0
     wide = code_facts("ICD-10-CM", "R509", "Fever, unspecified", usage=usage, family_codes=9)
     assert wide["family_codes"] == round(np.log(10), 4) and wide["description_length"] == 1.0
-
-
-def test_present_evidence_outranks_negated_in_the_assertion():
-    g = group([_c("R509", "exact", 1.0, "negated"), _c("R509", "exact", 1.0, "present", start=9)])[0]
-    assert g.assertion == "present"
-
-
-def test_fallback_scores_monotonically():
-    r = Ranker({}, fallback={"exact": 2.0, "usage": 1.0}, fallback_bias=-1.0)
-    high, low = r.score("CPT", [{"exact": 1.0}, {"exact": 0.0}])
-    assert 1.0 > high > low > 0.0
-
-
-def test_boosted_ranker_round_trips_through_its_folder(tmp_path):
-    from medcode.settings import RerankSettings
-    from training.reranker import Rows, fit
-
-    rng = np.random.default_rng(0)
-    x = rng.random((400, len(FEATURES)))
-    y = (x[:, FEATURES.index("exact")] > 0.5).astype(float)
-    rows = Rows(x, y, np.arange(400) // 20, np.ones(400), np.array(["R509"] * 400))
-    booster = fit(rows, None, RerankSettings(objective="binary", max_trees=50)).booster
-    r = Ranker({"ICD-10-CM": booster}, fallback={}, fallback_bias=0.0)
-    rows = [dict(zip(FEATURES, row)) for row in x[:20]]
-    r.save(tmp_path / "ranker", data="test")
-    again = Ranker.load(tmp_path / "ranker")
-    assert again.score("ICD-10-CM", rows) == pytest.approx(r.score("ICD-10-CM", rows))
-    scores = again.score("ICD-10-CM", rows)
-    assert all(0.0 <= v <= 1.0 for v in scores)
-    exact = [row["exact"] > 0.5 for row in rows]
-    assert min(v for v, e in zip(scores, exact) if e) > max(v for v, e in zip(scores, exact) if not e)
-    assert json.loads((tmp_path / "ranker" / "card.json").read_text())["data"] == "test"
-
-
-def test_ranker_refuses_unknown_features():
-    with pytest.raises(ValueError):
-        Ranker({}, fallback={"nonsense": 1.0}, fallback_bias=0.0)
-
-
-def test_a_ranker_fitted_on_other_features_is_a_clear_error(tmp_path):
-    folder = tmp_path / "old"
-    folder.mkdir()
-    (folder / "card.json").write_text(json.dumps({"features": ["exact", "retired_feature"], "models": {},
-                                                  "fallback": {"weights": {}, "bias": 0.0}}))
-    with pytest.raises(MedcodeError) as err:
-        Ranker.load(folder)
-    assert err.value.code == ErrorCode.RANKER_STALE
-
-
-def test_a_ranker_fitted_on_fewer_features_still_loads_and_reads_its_own(tmp_path):
-    folder = tmp_path / "older"
-    folder.mkdir()
-    (folder / "card.json").write_text(json.dumps({"features": ["exact"], "models": {},
-                                                  "fallback": {"weights": {}, "bias": 0.0}}))
-    assert Ranker.load(folder).features == ("exact",)
 
 
 def test_note_features_place_a_code_in_its_note():
@@ -157,12 +93,6 @@ def test_side_features_check_a_codes_side_against_its_evidence_sentences():
     assert left.features["side_note"] == right.features["side_note"] == pytest.approx(1 / 3, abs=1e-4)
 
 
-def test_shipped_ranker_loads_and_scores_every_system():
-    r = Ranker.load()
-    for system in ("ICD-10-CM", "ICD-10-PCS", "CPT"):
-        assert 0.0 <= r.score(system, [{"exact": 1.0, "usage": 0.9}])[0] <= 1.0
-
-
 def test_family_features_share_evidence_within_a_category_or_pcs_prefix():
     usage = Usage()
     e119 = group([_c("E119", "exact", 1.0)])[0]
@@ -183,15 +113,6 @@ def test_features_are_rounded_to_four_decimals_and_zeros_stay_zero():
     f = featurize(g, usage=Usage(), billable=False, prefix=False, neighbors={("ICD-10-CM", "R509"): 0.333333})
     assert f["fuzzy"] == 0.1235 and f["dense"] == round(0.87654321 - 0.5, 4) and f["neighbors"] == 0.3333
     assert f["exact"] == 0.0 and f["usage"] == 0.0 and f["billable"] == 0.0
-
-
-def test_evidence_and_assertion_follow_candidates_added_after_a_first_look():
-    g = group([_c("R509", "cooccurrence", 0.5, "negated")])[0]
-    assert g.assertion == "negated" and g.evidence_assertions() == {"negated"}
-    g.candidates.append(_c("R509", "exact", 1.0, "present", start=9))
-    # The exact mention is far stronger: the co-occurring negated phrase no longer counts.
-    assert g.strengths() == [0.15, 1.0]
-    assert g.assertion == "present" and [c.channel for c in g.evidence()] == ["exact"]
 
 
 def test_a_code_only_a_loose_dense_match_proposes_is_not_ranked_unless_similar_notes_carry_it():
@@ -225,3 +146,10 @@ def test_codes_left_unranked_still_count_in_the_family_and_note_features_of_the_
     assert [g.code for g in kept] == ["E119", "R509"]
     assert features(kept, proposed) == {code: everyone[code] for code in ("E119", "R509")}
     assert features(kept) != {code: everyone[code] for code in ("E119", "R509")}  # counted among themselves
+
+
+def test_the_dense_feature_counts_the_cosine_above_the_dense_offset():
+    g = group([_c("J189", "dense", 0.8)])[0]
+    assert featurize(g, usage=Usage(), billable=True, prefix=False)["dense"] == pytest.approx(0.3)
+    g = group([_c("J189", "dense", 0.8)], RankingSettings(dense_offset=0.6))[0]
+    assert featurize(g, usage=Usage(), billable=True, prefix=False)["dense"] == pytest.approx(0.2)

@@ -1,29 +1,22 @@
-"""Ranking: merge every channel's candidates per code, describe each code by features, score it.
-
-The score comes from gradient-boosted trees fitted on CodiEsp train by `medcode tune` (shipped in
-`nlp/resources/ranker/`), and reads as the probability-like confidence that a coder assigns the code.
+"""Features: what the ranker reads of each code in a note (`FEATURES`), from its candidates, its family,
+the code itself, the whole note and the sides the note names.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import operator
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any
-
-import numpy as np
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from codesets.lexicon import STOPWORDS, words
-from codesets.usage import PCS_PREFIX, Usage, family
-from medcode.errors import ErrorCode, MedcodeError
-from medcode.types import Assertion, Candidate, System
+from codesets.types import CodeSet
+from codesets.usage import Usage, family
+from medcode.settings import RankingSettings
+from medcode.types import Assertion, System
+from nlp.evidence import DEFAULT_RANKING, CodeCandidates
 
 FEATURES: tuple[str, ...] = (
     "exact", "exact_description", "fuzzy", "usage", "usage_spans", "cooccurrence", "dense", "dense_rank",
@@ -46,101 +39,18 @@ _TREATMENT = frozenset({"procedures", "hospital_course", "assessment_and_plan"})
 _FINDINGS = frozenset({"physical_exam", "labs", "imaging"})
 #: The channels whose best value is also shared across a code's family (see `add_family_features`).
 _FAMILY_OF = {"family_exact": "exact", "family_fuzzy": "fuzzy", "family_usage": "usage", "family_dense": "dense"}
-#: Assertions under which a code is not the patient's current problem.
-NOT_PATIENT: frozenset[Assertion] = frozenset({"negated", "family"})
 _NEGATED: frozenset[Assertion] = frozenset({"negated"})
 _FAMILY: frozenset[Assertion] = frozenset({"family"})
 _UNCERTAIN: frozenset[Assertion] = frozenset({"possible", "hypothetical"})
 
 
 FEATURE_DECIMALS = 4
-#: Evidence weaker than this share of a code's strongest is not shown, nor does it set the assertion.
-EVIDENCE_FLOOR = 0.5
 
 
 def _rounded(value: float) -> float:
     """`value` to FEATURE_DECIMALS decimals. Most features are 0.0, which `round` (slow: it goes through
     the decimal digits) would return unchanged."""
     return round(value, FEATURE_DECIMALS) if value else value
-
-
-def strength(c: Candidate) -> float:
-    """How directly one candidate names its code: a spelled-out term beats a co-occurring phrase."""
-    if c.channel == "exact":
-        return 1.0
-    if c.channel == "fuzzy":
-        return 0.9 * c.similarity
-    if c.channel == "usage":
-        return c.similarity
-    if c.channel == "cooccurrence":
-        return 0.3 * c.similarity
-    return max(0.0, c.similarity - 0.3)
-
-
-@dataclass
-class CodeCandidates:
-    """All candidates of one code in one note, and the features the ranker reads."""
-
-    system: System
-    code: str  # normalized key (no dot)
-    candidates: list[Candidate] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
-    score: float = 0.0
-    #: `strengths()`, kept: the features, the assertion and the evidence all read it.
-    _strengths: list[float] | None = field(default=None, init=False, repr=False, compare=False)
-
-    def strengths(self) -> list[float]:
-        """`strength` of each candidate, in candidate order (computed once the candidates are gathered)."""
-        known = self._strengths
-        if known is None or len(known) != len(self.candidates):
-            known = self._strengths = [strength(c) for c in self.candidates]
-        return known
-
-    def _near_best(self) -> list[tuple[float, int]]:
-        """(strength, position) of the candidates near the best one's strength, in candidate order."""
-        strengths = self.strengths()
-        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
-        return [(s, i) for i, s in enumerate(strengths) if s >= floor]
-
-    def evidence(self) -> list[Candidate]:
-        """The candidates worth showing, strongest first: those near the best one's strength."""
-        cands = self.candidates
-        # The position breaks ties, so the order is the one a stable sort of the candidates gives.
-        ranked = sorted(self._near_best(), key=lambda t: (-t[0], cands[t[1]].mention.start, cands[t[1]].mention.end,
-                                                          t[1]))
-        return [cands[i] for _, i in ranked]
-
-    @property
-    def assertion(self) -> Assertion:
-        """The assertion of the shown evidence: present beats possible beats historical … beats family.
-
-        Weak evidence does not count, so a co-occurring phrase elsewhere cannot make a denied
-        "chest pain" present.
-        """
-        order: tuple[Assertion, ...] = ("present", "possible", "historical", "hypothetical", "negated", "family")
-        seen = self.evidence_assertions()
-        return next((a for a in order if a in seen), "present")
-
-    def evidence_assertions(self) -> set[Assertion]:
-        """The assertions of `evidence()`, without sorting it."""
-        if len(self.candidates) == 1:  # most codes of a note: its one candidate is its evidence (strength >= 0)
-            return {self.candidates[0].mention.assertion}
-        strengths = self.strengths()
-        floor = EVIDENCE_FLOOR * max(strengths, default=0.0)
-        return {c.mention.assertion for c, s in zip(self.candidates, strengths) if s >= floor}
-
-
-def group(candidates: Iterable[Candidate]) -> list[CodeCandidates]:
-    """Candidates gathered per (system, code), in first-seen order."""
-    by_code: dict[tuple[System, str], list[Candidate]] = {}
-    for c in candidates:
-        key = (c.system, c.code)
-        found = by_code.get(key)
-        if found is None:
-            by_code[key] = [c]
-        else:
-            found.append(c)
-    return [CodeCandidates(system, code, found) for (system, code), found in by_code.items()]
 
 
 def code_facts(system: System, code: str, description: str, *, usage: Usage, family_codes: int = 0) -> dict[str, float]:
@@ -199,7 +109,7 @@ def featurize(group_: CodeCandidates, *, usage: Usage, billable: bool, prefix: b
         "usage": _rounded(best.get("usage", 0.0)),
         "usage_spans": _rounded(math.log1p(len(usage_spans))),
         "cooccurrence": _rounded(best.get("cooccurrence", 0.0)),
-        "dense": _rounded(max(0.0, best.get("dense", 0.0) - 0.5)),
+        "dense": _rounded(max(0.0, best.get("dense", 0.0) - group_.ranking.dense_offset)),
         "dense_rank": _rounded(dense_rank),
         "prior": prior if prior is not None else prior_feature(group_, usage),
         "billable": float(billable),
@@ -409,119 +319,37 @@ def description_words(description: str) -> frozenset[str]:
     return frozenset(w for w, _, _ in words(description) if w not in STOPWORDS)
 
 
-class Ranker:
-    """Per-system gradient-boosted trees over `FEATURES` (one booster, or several whose scores are
-    averaged), a calibration map per system, and a logistic fallback (the hand-set ranking) for
-    systems without trees.
+class CodeFacts:
+    """A code's description words and `code_facts`, cached per engine: every note asks for the same codes.
 
-    Saved as a self-describing folder: `card.json` (features, objective, calibration, fallback
-    weights, what it was fitted on) beside the LightGBM model files of each system. `score` orders codes;
-    `calibrate` turns a (sibling-discounted) score into the probability that a coder accepts the code.
+    The facts are kept while the usage statistics stay the same object (training swaps them fold by fold).
     """
 
-    def __init__(self, boosters: dict[str, Any | list[Any]], *, fallback: dict[str, float], fallback_bias: float,
-                 card: dict[str, Any] | None = None, source: str = "",
-                 calibration: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
-        unknown = set(fallback) - set(FEATURES)
-        if unknown:
-            raise ValueError(f"unknown ranker features: {sorted(unknown)}")
-        self.boosters: dict[str, list[Any]] = {s: b if isinstance(b, list) else [b] for s, b in boosters.items()}
-        self.fallback = {f: float(fallback.get(f, 0.0)) for f in FEATURES}
-        self.fallback_bias = float(fallback_bias)
-        self.card = card or {}
-        self.source = source
-        self.objective = str(self.card.get("objective", "binary"))
-        self.calibration = calibration or {}
-        # The features the trees were fitted on, by name: a ranker keeps working when features are added.
-        self.features: tuple[str, ...] = tuple(self.card.get("features", FEATURES))
-        self._row = operator.itemgetter(*self.features)
+    def __init__(self, codesets: Mapping[System, CodeSet]) -> None:
+        self.codesets = codesets
+        self._described: dict[tuple[System, str], frozenset[str]] = {}
+        self._facts: dict[tuple[System, str], dict[str, float]] = {}
+        self._usage: Usage | None = None
 
-    @classmethod
-    def load(cls, path: Path | None = None) -> Ranker:
-        """The ranker saved in folder `path`, else the one shipped with medcode."""
-        import lightgbm as lgb
+    def words(self, system: System, code: str) -> frozenset[str]:
+        """The code's `description_words` (none for a code outside the loaded code sets)."""
+        key = (system, code)
+        if key not in self._described:
+            record = self.codesets[system].get(code) if system in self.codesets else None
+            self._described[key] = description_words(record.description) if record else frozenset()
+        return self._described[key]
 
-        folder = path or cls.shipped()
-        card = json.loads((folder / "card.json").read_text())
-        if not set(card["features"]) <= set(FEATURES):
-            raise MedcodeError(ErrorCode.RANKER_STALE, path=folder)
-        boosters = {system: [lgb.Booster(model_file=str(folder / name)) for name in ([names] if isinstance(names, str)
-                                                                                    else names)]
-                    for system, names in card["models"].items()}
-        calibration = {system: (c["x"], c["y"]) for system, c in card.get("calibration", {}).items()}
-        return cls(boosters, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"], card=card,
-                   source=str(folder), calibration=calibration)
-
-    @classmethod
-    def hand_set(cls) -> Ranker:
-        """The hand-set logistic ranking the engine started from (no trees, no calibration): the baseline."""
-        card = json.loads((cls.shipped() / "card.json").read_text())
-        return cls({}, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"],
-                   card={"objective": "hand-set"}, source="hand-set")
-
-    @staticmethod
-    def shipped() -> Path:
-        """The folder of the ranker that comes with medcode."""
-        return Path(str(resources.files("nlp").joinpath("resources", "ranker")))
-
-    @staticmethod
-    def newest(data_dir: Path) -> Path | None:
-        """The newest ranker `medcode train` wrote under data_dir/models/ranker/<version>/ (names sort
-        by date), else an unversioned one there (older `medcode tune`), else None."""
-        root = data_dir / "models" / "ranker"
-        found = sorted(p for p in root.glob("*") if (p / "card.json").exists()) if root.exists() else []
-        if found:
-            return found[-1]
-        return root if (root / "card.json").exists() else None
-
-    def save(self, folder: Path, **card: Any) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        models = {}
-        for system, members in self.boosters.items():
-            slug = system.lower().replace("-", "")
-            models[system] = [f"{slug}.txt" if i == 0 else f"{slug}-{i + 1}.txt" for i in range(len(members))]
-            for booster, name in zip(members, models[system], strict=True):
-                booster.save_model(str(folder / name))
-        features = list(self.features) if self.boosters else list(FEATURES)
-        body = {**self.card, **card, "objective": self.objective, "features": features, "models": models,
-                "calibration": {s: {"x": list(x), "y": list(y)} for s, (x, y) in self.calibration.items()},
-                "fallback": {"weights": self.fallback, "bias": self.fallback_bias}}
-        (folder / "card.json").write_text(json.dumps(body, indent=2))
-
-    def score(self, system: str, rows: list[dict[str, float]]) -> list[float]:
-        """The ordering score in [0, 1] of each feature row of one system's codes (uncalibrated)."""
-        if not rows:
-            return []
-        members = self.boosters.get(system)
-        if members:
-            try:  # every row carries every feature once the note features are added
-                matrix = np.array([self._row(r) for r in rows], dtype=np.float64).reshape(len(rows), -1)
-            except KeyError:
-                matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            return self.averaged(members, matrix, self.objective).tolist()
-        out = []
-        for r in rows:
-            z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)
-            out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
-        return out
-
-    @classmethod
-    def averaged(cls, members: list[Any], matrix: np.ndarray, objective: str) -> np.ndarray:
-        """The members' `squash`ed scores of each row of `matrix`, averaged: an ensemble's score."""
-        scores = [cls.squash(b.predict(matrix, num_threads=1), objective) for b in members]
-        return scores[0] if len(scores) == 1 else np.mean(scores, axis=0)
-
-    @staticmethod
-    def squash(raw: np.ndarray, objective: str) -> np.ndarray:
-        """A booster's output as an ordering score in [0, 1]."""
-        # A ranking objective's raw score is a margin: squash it, monotonically, into (0, 1).
-        if objective == "binary":
-            return np.asarray(raw, dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
-
-    def calibrate(self, system: str, scores: list[float]) -> list[float]:
-        """P(a coder accepts the code) for each score, by the system's calibration map (identity without one)."""
-        curve = self.calibration.get(system)
-        if curve is None or not scores:
-            return scores
-        return [float(v) for v in np.interp(np.asarray(scores, dtype=np.float64), curve[0], curve[1])]
+    def facts(self, system: System, code: str, usage: Usage) -> dict[str, float]:
+        """The code's `code_facts` under `usage`."""
+        if self._usage is not usage:
+            self._facts.clear()
+            self._usage = usage
+        key = (system, code)
+        facts = self._facts.get(key)
+        if facts is None:
+            codeset = self.codesets.get(system)
+            record = codeset.get(code) if codeset is not None else None
+            family_codes = codeset.count_under(family(system, code)) if codeset is not None else 0
+            facts = self._facts[key] = code_facts(system, code, record.description if record else "",
+                                                  usage=usage, family_codes=family_codes)
+        return facts
