@@ -17,7 +17,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from codesets.encoder import Encoder, base_encoder_path, newest_trained_encoder
+from codesets.encoder import Encoder
+from codesets.encoder_models import base_encoder_path, newest_trained_encoder
 from codesets.index import embedded_terms
 from codesets.neighbors import clause_texts
 from codesets.registry import load_codeset

@@ -27,19 +27,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesets.encoder import (
+from codesets.encoder import Encoder, float32_model
+from codesets.encoder_models import (
     BASE_MODEL,
     CARD,
     QUERY_KIND,
-    Encoder,
     base_encoder_path,
     configured_encoder_path,
     encoder_card,
-    float32_model,
     note_encoder_path,
-    onnx_root,
     query_encoder_root,
 )
+from codesets.encoder_runtime import onnx_root
 from codesets.neighbors import clause_texts
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
@@ -330,7 +329,7 @@ def distill_from_settings(settings: Settings, *, budget_s: float | None = None, 
 
 def up_to_date(settings: Settings) -> Path | None:
     """The query encoder the engine would use for the configured encoder (trained, else shipped; see
-    `codesets.encoder.note_encoder_path`) when it keeps the configured layers, else None."""
+    `codesets.encoder_models.note_encoder_path`) when it keeps the configured layers, else None."""
     found = note_encoder_path(settings.model_copy(update={"index": settings.index.model_copy(
         update={"note_encoder": ""})}), Encoder.fingerprint_of(configured_encoder_path(settings)))
     card = encoder_card(found) if found else None

@@ -7,8 +7,8 @@ MiniLM's weights and the optimizer's slowest part on two cores, the backward pas
 layers is most of a step, and the words of code texts are not new to the model.
 
 The result, `<data_dir>/models/encoder/<version>/`, is a sentence-transformers folder plus
-`card.json` (data, date, code-set releases, base model, steps, loss, metrics); codesets/encoder.py
-loads the newest valid one.
+`card.json` (data, date, code-set releases, base model, steps, loss, metrics); codesets/encoder_models.py
+finds the newest valid one.
 """
 
 from __future__ import annotations
@@ -28,14 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codesets.encoder import (
-    BASE_MODEL,
-    CARD,
-    Encoder,
-    base_encoder_path,
-    float32_model,
-    trained_encoder_root,
-)
+from codesets.encoder import Encoder, float32_model
+from codesets.encoder_models import BASE_MODEL, CARD, base_encoder_path, trained_encoder_root
 from codesets.registry import load_codeset
 from codesets.types import CodeSet
 from codesets.usage import CodedNote, read_codiesp

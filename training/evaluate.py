@@ -47,7 +47,8 @@ def evaluate(coder: object, notes: Sequence[CodedNote], *, split: str, batch: in
 def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> RunSummary | None:
     """The dev figures of the untrained engine (base encoder, hand-set ranking), from feature rows;
     None when the index was built with another encoder (then there is no baseline to measure here)."""
-    from codesets.encoder import Encoder, base_encoder_path
+    from codesets.encoder import Encoder
+    from codesets.encoder_models import base_encoder_path
     from nlp.coder import Coder
     from nlp.features import FEATURES
     from nlp.ranker import Ranker

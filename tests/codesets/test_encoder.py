@@ -6,13 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesets.encoder import (
-    Encoder,
-    base_encoder_path,
-    note_encoder_path,
-    onnx_root,
-    query_encoder_root,
-)
+from codesets.encoder import Encoder
+from codesets.encoder_models import base_encoder_path, note_encoder_path, query_encoder_root
+from codesets.encoder_runtime import onnx_root
 from medcode.settings import Settings
 
 TEXTS = ["fever", "acute on chronic systolic heart failure with reduced ejection fraction, NYHA class III",

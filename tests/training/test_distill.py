@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codesets.encoder import CARD, Encoder, base_encoder_path
+from codesets.encoder import Encoder
+from codesets.encoder_models import CARD, base_encoder_path
 from codesets.index import CodeIndex
 from medcode.errors import MedcodeError
 from medcode.settings import Settings

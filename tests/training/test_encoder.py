@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from codesets.encoder import (
+from codesets.encoder import Encoder
+from codesets.encoder_models import (
     CARD,
-    Encoder,
     base_encoder_path,
     configured_encoder_path,
     encoder_card,
