@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesets.lexicon import clauses
+from codesets.text import clauses
 from codesets.usage import PCS_PREFIX, CodedNote
 from medcode.types import System
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codesets.lexicon import STOPWORDS, Term, clauses, words
+from codesets.lexicon import Term
+from codesets.text import STOPWORDS, clauses, words
 from codesets.types import normalize_code
 from medcode.types import System
 

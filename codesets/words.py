@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codesets.lexicon import STOPWORDS, term_words
+from codesets.text import STOPWORDS, term_words
 from codesets.types import CodeSet, normalize_code
 from medcode.types import System
 

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from codesets.lexicon import STOPWORDS, words
+from codesets.text import STOPWORDS, words
 from codesets.types import CodeSet
 from codesets.usage import Usage, family
 from medcode.settings import RankingSettings

@@ -19,7 +19,8 @@ from typing import Optional
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from codesets.lexicon import Hit, Lexicon, clauses
+from codesets.lexicon import Hit, Lexicon
+from codesets.text import clauses
 
 SPAN_GROUP = "mentions"
 CLAUSE_GROUP = "clauses"

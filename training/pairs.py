@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from codesets.lexicon import STOPWORDS, term_words
+from codesets.text import STOPWORDS, term_words
 from codesets.neighbors import clause_texts
 from codesets.types import Code, CodeSet, normalize_code
 from codesets.usage import CodedNote

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesets.lexicon import STOPWORDS, clauses, words
+from codesets.text import STOPWORDS, clauses, words
 from codesets.types import CodeSet
 from codesets.usage import PCS_PREFIX, CodedNote
 from medcode.types import ICD10_SYSTEMS, System

@@ -3,7 +3,8 @@ import pickle
 
 import pytest
 
-from codesets.lexicon import Lexicon, Term, TermTable, clauses, normalize_word, words
+from codesets.lexicon import Lexicon, Term, TermTable
+from codesets.text import clauses, normalize_word, words
 
 
 def _lex() -> Lexicon:
