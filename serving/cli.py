@@ -1,4 +1,8 @@
-"""The `medcode` command line: suggest, batch, eval, index, tune.
+"""The `medcode` command line (`medcode --help` lists every command with its flags).
+
+Coding notes: suggest, batch, validate. The code-set index: index build, index status. Accuracy and
+learning: eval codiesp, tune, train, distill. The HTTP service: serve, and its API keys (keys create,
+list, revoke).
 
 Errors a user can meet print one line (`error E001: The note is empty.`) and exit non-zero.
 Note text never reaches a log line or an error message.
