@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from codesets.text import STOPWORDS, words
 from codesets.types import CodeSet
 from codesets.usage import Usage, family
-from medcode.settings import RankingSettings
 from medcode.types import Assertion, System
-from nlp.evidence import DEFAULT_RANKING, CodeCandidates
+from nlp.evidence import CodeCandidates
 
 FEATURES: tuple[str, ...] = (
     "exact", "exact_description", "fuzzy", "usage", "usage_spans", "cooccurrence", "dense", "dense_rank",
