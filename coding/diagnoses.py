@@ -84,7 +84,7 @@ def _history_code(draft: Draft, s: Suggestion, cm: CodeSet, code: str | None, ru
 def _met(condition: Condition, draft: Draft, note: NoteText, inpatient: bool) -> tuple[list[Entry], list[Evidence]]:
     """The draft codes and the note's phrases that meet a condition."""
     entries = [e for e in draft.diagnoses() if matches(e.key, condition.codes)]
-    if not condition.text:
+    if entries or not condition.text:  # a coded diagnosis is evidence enough: the note need not be read
         return entries, []
     if condition.assertions:
         hits = [f for f in note.find(condition.text) if f.assertion in condition.assertions]

@@ -21,10 +21,10 @@ class Entry:
     rules: list[RuleRef] = field(default_factory=list)
     score: float | None = None  # the suggestion's; None when a rule derived the code
     rank: int = 10_000  # the suggestion's rank; derived codes take the best rank of what they replace
+    key: str = field(init=False)
 
-    @property
-    def key(self) -> str:
-        return normalize_code(self.code)
+    def __post_init__(self) -> None:
+        self.key = normalize_code(self.code)
 
     @property
     def derived(self) -> bool:

@@ -22,7 +22,7 @@ def _near(note: NoteText, entry_evidence: list[Evidence], patterns: tuple[re.Pat
     """Whether one of the patterns is stated in a sentence of the evidence."""
     for e in entry_evidence:
         start, end = note.sentence(e.start, e.end)
-        if any(p.search(note.text, start, end) for p in patterns):
+        if any(p.search(note.lower, start, end) for p in patterns):
             return True
     return False
 

@@ -15,14 +15,16 @@ _SECTION_WEIGHT = {"diagnoses": 0, "assessment_and_plan": 1, "hospital_course": 
                    "chief_complaint": 4, None: 5, "past_medical_history": 7, "medications": 8}
 
 
-def _where(entry: Entry) -> tuple[int, int]:
-    """The most telling section among an entry's evidence, and its first offset there."""
+def _where(entry: Entry, note: NoteText) -> tuple[int, int]:
+    """The most telling section where the entry's evidence is said (anywhere its words recur), and the first
+    offset there: a diagnosis listed first under "Discharge diagnoses" comes first."""
     if not entry.evidence:
         return (6, 1 << 30)
-    return min((_SECTION_WEIGHT.get(e.section, 6), e.start) for e in entry.evidence)
+    return min((_SECTION_WEIGHT.get(note.section_at(at), 6), at)
+               for e in entry.evidence for at in [e.start, *note.mentions(e.text)])
 
 
-def order(entries: list[Entry], context: CodingContext, g: Guidelines, cm: CodeSet,
+def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guidelines, cm: CodeSet,
           poa: dict[str, Poa | None]) -> list[Entry]:
     """Diagnoses in claim order, the principal (or first-listed) first; its choice is recorded on it."""
     if not entries:
@@ -36,11 +38,11 @@ def order(entries: list[Entry], context: CodingContext, g: Guidelines, cm: CodeS
     inpatient = context.setting == "inpatient"
     sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
     if inpatient and sepsis:
-        principal = min(sepsis, key=_where)
+        principal = min(sepsis, key=lambda e: _where(e, note))
         why = RuleRef(rule="principal-sepsis", section="I.C.1.d.4",
                       message="sepsis present on admission with a localized infection: sepsis is sequenced first")
     else:
-        principal = min(pool, key=lambda e: (_where(e), e.rank))
+        principal = min(pool, key=lambda e: (_where(e, note), e.rank))
         why = (RuleRef(rule="principal-diagnosis", section="II", message="the condition established after study "
                        "to be chiefly responsible for the admission (UHDDS)") if inpatient else
                RuleRef(rule="first-listed", section="IV.G", message="the condition chiefly responsible for the visit"))
@@ -55,7 +57,7 @@ def order(entries: list[Entry], context: CodingContext, g: Guidelines, cm: CodeS
     principal.rules.append(why)
     rest = sorted((e for e in entries if e is not principal),
                   key=lambda e: (matches(e.key, g.never_principal), e.key.startswith(("V", "W", "X", "Y")),
-                                 _where(e), e.rank))
+                                 _where(e, note), e.rank))
     return [principal, *rest]
 
 
@@ -66,7 +68,7 @@ def present_on_admission(entry: Entry, note: NoteText, context: CodingContext, g
         return None
     if matches(entry.key, g.poa_exempt):
         return "1"
-    sentences = [note.text[slice(*note.sentence(e.start, e.end))] for e in entry.evidence]
+    sentences = [note.lower[slice(*note.sentence(e.start, e.end))] for e in entry.evidence]
     if any(p.search(s) for p in g.poa_no for s in sentences):
         return "N"
     if principal or matches(entry.key, g.chronic) or any(p.search(s) for p in g.poa_yes for s in sentences):

@@ -44,18 +44,14 @@ class Found:
 
 
 @lru_cache(maxsize=1)
-def _headers() -> tuple[re.Pattern[str], tuple[str, ...]]:
+def _headers() -> dict[str, str]:
+    """Header phrase (lower case, single-spaced) -> section name, from nlp/resources/section_headers.json."""
     sections = load_resource("section_headers.json")["sections"]
-    names: list[str] = []
-    alternatives: list[str] = []
-    for name, phrases in sections.items():
-        for phrase in sorted(phrases, key=len, reverse=True):
-            names.append(name)
-            alternatives.append(r"\s+".join(map(re.escape, phrase.split())))
-    # One group per phrase, so the group that matched names the section.
-    pattern = re.compile(r"(?im)^[ \t]*(?:[-*•]|\d{1,2}[.)])?[ \t]*(?:" +
-                         "|".join(f"({a})" for a in alternatives) + r")[ \t]*(?::|$)")
-    return pattern, tuple(names)
+    return {" ".join(phrase.lower().split()): name for name, phrases in sections.items() for phrase in phrases}
+
+
+#: A line that may open a section: optional bullet, a short phrase, then ':' or the end of the line.
+_HEADER_LINE = re.compile(r"(?m)^[ \t]*(?:[-*•]|\d{1,2}[.)])?[ \t]*([A-Za-z][A-Za-z /&-]{0,60}?)[ \t]*(?::|$)")
 
 
 class NoteText:
@@ -63,13 +59,19 @@ class NoteText:
 
     def __init__(self, text: str, suggestions: Iterable[Suggestion]) -> None:
         self.text = text
-        pattern, names = _headers()
+        headers = _headers()
         self._starts: list[int] = []
         self._sections: list[str] = []
-        for match in pattern.finditer(text):
-            self._starts.append(match.start())
-            self._sections.append(names[match.lastindex - 1] if match.lastindex else "")
+        for match in _HEADER_LINE.finditer(text):
+            name = headers.get(" ".join(match[1].lower().split()))
+            if name is not None:
+                self._starts.append(match.start())
+                self._sections.append(name)
         self._evidence = sorted({(e.start, e.end, e.assertion) for s in suggestions for e in s.evidence})
+        self._bounds = [m.end() for m in _SENTENCE_END.finditer(text)]
+        self.lower = text.lower()
+        self._mentions: dict[str, list[int]] = {}
+        self._found: dict[tuple[re.Pattern[str], ...], list[Found]] = {}
 
     def section_at(self, offset: int) -> str | None:
         k = bisect_right(self._starts, offset)
@@ -77,10 +79,17 @@ class NoteText:
 
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         """The bounds of the sentence (or list line) holding text[start:end]."""
-        before = [m.end() for m in _SENTENCE_END.finditer(self.text, 0, start)]
-        first = before[-1] if before else 0
-        after = _SENTENCE_END.search(self.text, end)
-        return first, after.start() + 1 if after else len(self.text)
+        k = bisect_right(self._bounds, start)
+        first = self._bounds[k - 1] if k else 0
+        later = bisect_right(self._bounds, end)
+        return first, self._bounds[later] if later < len(self._bounds) else len(self.text)
+
+    def mentions(self, phrase: str) -> list[int]:
+        """Offsets of every case-blind occurrence of a phrase (an evidence text) in the note."""
+        key = phrase.lower()
+        if key not in self._mentions:
+            self._mentions[key] = [m.start() for m in re.finditer(re.escape(key), self.lower)] if key else []
+        return self._mentions[key]
 
     def assertion_at(self, start: int, end: int) -> Assertion:
         """The assertion of the suggestion evidence covering the span, else the cues before it in its sentence."""
@@ -97,12 +106,18 @@ class NoteText:
 
     def find(self, patterns: Sequence[re.Pattern[str]]) -> list[Found]:
         """Every match of any pattern, first to last, with its section and assertion."""
+        key = tuple(patterns)
+        if key not in self._found:
+            self._found[key] = self._find(patterns)
+        return self._found[key]
+
+    def _find(self, patterns: Sequence[re.Pattern[str]]) -> list[Found]:
         found: dict[tuple[int, int], Found] = {}
         for pattern in patterns:
-            for m in pattern.finditer(self.text):
+            for m in pattern.finditer(self.lower):
                 if m.end() > m.start() and (m.start(), m.end()) not in found:
                     found[(m.start(), m.end())] = Found(Evidence(
-                        start=m.start(), end=m.end(), text=m.group(0), section=self.section_at(m.start()),
+                        start=m.start(), end=m.end(), text=self.text[m.start():m.end()], section=self.section_at(m.start()),
                         assertion=self.assertion_at(m.start(), m.end())))
         return [found[k] for k in sorted(found)]
 
