@@ -33,9 +33,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
                                "not a billable code; the coding keeps the most specific code the note supports")
             continue
-        if s.score < min_score:
-            draft.note_dropped(s.code, s.system, "not-supported", "III",
-                               f"score {s.score:.2f} is below the coding threshold {min_score:.2f}")
+        if draft.below_threshold(s, min_score):
             continue
         key = record.key
         history = g.history_of(key)
