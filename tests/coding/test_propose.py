@@ -193,3 +193,19 @@ def test_every_rule_names_a_billable_code_and_a_section():
         for code in (h.family, h.personal):
             assert code is None or (cm.get(code) is not None and cm[code].billable), code
     assert all(i.section for i in g.integral)
+
+
+def test_combination_from_the_code_titles():
+    text = "Coronary artery disease. Stable angina on exertion."
+    coding = propose(text, ranked(text, ("I25.10", "Coronary artery disease"), ("I20.9", "angina")), OUT)
+    assert codes(coding) == ["I25.119"]
+    assert coding.diagnoses[0].rules[0].section == "I.B.9"
+    assert dropped(coding, "I20.9") == ("combination-code", "I.B.9", "I25.119")
+
+
+def test_an_unspecified_code_gives_way_to_its_specific_sibling():
+    text = "Paroxysmal atrial fibrillation. Atrial fibrillation rate controlled."
+    coding = propose(text, ranked(text, ("I48.0", "Paroxysmal atrial fibrillation"), ("I48.91", "Atrial fibrillation")),
+                     OUT)
+    assert codes(coding) == ["I48.0"]
+    assert dropped(coding, "I48.91")[:2] == ("unspecified-code", "I.A.9.b")
