@@ -15,6 +15,8 @@ from medcode.types import Evidence, Suggestion
 from validation.references import excludes1, instructions
 
 _SYMPTOM_CHAPTER = "R"
+#: Sections where the clinician lists the conditions established (discharge diagnoses, assessment).
+_LISTS = frozenset({"diagnoses", "assessment_and_plan"})
 #: Titles of codes that say less than a sibling may: "unspecified", "NOS", "without complications".
 _VAGUE = re.compile(r"\bunspecified\b|\bNOS\b|without complication", re.I)
 
@@ -24,10 +26,25 @@ def _ranked(s: Suggestion, code: str, description: str, rule: RuleRef) -> Entry:
                  score=s.score, rank=s.rank)
 
 
+def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
+    """The codes the ranker likes best for each phrase of the note's diagnosis list or assessment: the coder's
+    own statement of the conditions, enough to code from at a lower score."""
+    best: dict[tuple[int, int], str] = {}
+    for s in suggestions:  # best first
+        record = cm.get(s.code) if s.system == "ICD-10-CM" else None
+        if record is None or not record.billable:
+            continue
+        for e in s.evidence:
+            if e.section in _LISTS and e.assertion in ("present", "possible"):
+                best.setdefault((e.start, e.end), s.code)
+    return set(best.values())
+
+
 def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,
-           g: Guidelines, *, min_score: float) -> None:
+           g: Guidelines, *, min_score: float, listed_score: float) -> None:
     """Ranked ICD-10-CM candidates into the draft, by assertion and setting; the rest recorded as dropped."""
     inpatient = context.setting == "inpatient"
+    lead = listed(suggestions, cm)
     for s in suggestions:
         if s.system != "ICD-10-CM":
             continue
@@ -36,7 +53,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
                                "not a billable code; the coding keeps the most specific code the note supports")
             continue
-        if draft.below_threshold(s, min_score):
+        if draft.below_threshold(s, listed_score if s.code in lead else min_score):
             continue
         key = record.key
         history = g.history_of(key)
@@ -54,7 +71,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
         elif s.assertion == "historical" and not matches(key, g.chronic):
             draft.note_dropped(s.code, s.system, "history-not-current", "III",
                                "a past condition that no longer exists and has no history code")
-        elif s.assertion == "possible" and not inpatient:
+        elif not inpatient and (s.assertion == "possible" or any(e.assertion == "possible" for e in s.evidence)):
             draft.note_dropped(s.code, s.system, "uncertain-outpatient", "IV.H",
                                "uncertain diagnosis (probable, suspected, rule out) in an outpatient encounter: "
                                "the symptoms are coded instead")
@@ -119,11 +136,13 @@ def _together(note: NoteText, spans: list[list[Evidence]]) -> bool:
 def _apply(rule: Combination, draft: Draft, note: NoteText, inpatient: bool, cm: CodeSet) -> bool:
     parts: list[Entry] = []
     spans: list[list[Evidence]] = []
+    found_text: list[list[Evidence]] = []
     for condition in rule.all:
         entries, found = _met(condition, draft, note, inpatient)
         if not entries and not found:
             return False
         parts += entries
+        found_text.append(found)
         spans.append([e for entry in entries for e in entry.evidence] + found)
     for condition in rule.none:
         entries, found = _met(condition, draft, note, inpatient)
@@ -136,8 +155,13 @@ def _apply(rule: Combination, draft: Draft, note: NoteText, inpatient: bool, cm:
         return False
     target = normalize_code(rule.code)
     replaced = [e for e in draft.diagnoses() if e.key != target and matches(e.key, rule.replaces)]
-    ranks = [e.rank for e in parts + replaced]
-    unique = {(e.start, e.end): e for group in spans for e in group}
+    # The new code stands where the codes it replaces stood, with their evidence and what the note says; a part
+    # that stays coded (the heart failure beside I13.0) keeps its own place and evidence.
+    kept = {id(e) for e in parts} - {id(e) for e in replaced}
+    own = [ev for e in replaced for ev in e.evidence] + [ev for group in found_text for ev in group]
+    lent = [ev for e in parts if id(e) in kept for ev in e.evidence]
+    ranks = [e.rank for e in replaced] or [e.rank + 1 for e in parts]
+    unique = {(e.start, e.end): e for e in (own or lent)}
     entry = draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
                             evidence=[unique[k] for k in sorted(unique)],
                             rules=[RuleRef(rule="combination-code" if len(rule.all) > 1 else "documented-condition",
@@ -163,22 +187,27 @@ def integral_symptoms(draft: Draft, g: Guidelines) -> None:
                 break
 
 
+def _specificity(entry: Entry) -> tuple[bool, int, int]:
+    return (entry.derived or not _VAGUE.search(entry.description), len(entry.key), -entry.rank)
+
+
 def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
-    """An unspecified (or "without complications") code gives way to a sibling that says more (I.A.9.b), and
-    categories that take one code keep their best-ranked one."""
-    entries = draft.diagnoses()
-    for entry in entries:
-        category = entry.key[:3]
-        siblings = [e for e in entries if e is not entry and e.key[:3] == category and draft.get(e.code)]
-        if not siblings or draft.get(entry.code) is None:
+    """An unspecified (or "without complications") code gives way to a sibling that says more and that the note
+    supports about as well (I.A.9.b); categories that take one code keep their most specific one."""
+    for entry in draft.diagnoses():
+        if draft.get(entry.code) is None:
             continue
-        better = min(siblings, key=lambda e: e.rank)
-        if _VAGUE.search(entry.description) and not _VAGUE.search(better.description):
+        siblings = [e for e in draft.diagnoses() if e is not entry and e.key[:3] == entry.key[:3]]
+        supported = [e for e in siblings if e.derived or entry.score is None or (e.score or 0) >= 0.3 * entry.score]
+        if not supported:
+            continue
+        best = max(supported, key=_specificity)
+        if _VAGUE.search(entry.description) and _specificity(best) > _specificity(entry):
             draft.drop(entry, "unspecified-code", "I.A.9.b",
-                       f"unspecified code set aside for the more specific {better.code}", by=better.code)
-        elif matches(entry.key, g.one_per_category) and better.rank < entry.rank:
+                       f"unspecified code set aside for the more specific {best.code}", by=best.code)
+        elif matches(entry.key, g.one_per_category) and _specificity(best) > _specificity(entry):
             draft.drop(entry, "one-code-per-condition", "I.B.12",
-                       f"the condition is coded once, as {better.code}", by=better.code)
+                       f"the condition is coded once, as {best.code}", by=best.code)
 
 
 def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,

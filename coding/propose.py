@@ -36,7 +36,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     draft = Draft()
     ranked = sorted(suggestions, key=lambda s: s.rank)
 
-    diagnoses.intake(draft, ranked, context, cm, g, min_score=settings.min_score)
+    diagnoses.intake(draft, ranked, context, cm, g, min_score=settings.min_score, listed_score=settings.listed_score)
     diagnoses.combinations(draft, note, context, cm, g)
     titles.title_combinations(draft, cm)
     specifics.episode(draft, note, context, cm, g)

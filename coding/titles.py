@@ -12,6 +12,8 @@ from codesets.types import CodeSet
 from coding.draft import Draft, Entry
 from coding.types import RuleRef
 
+#: A base code's title that leaves the combination open: "without complications", "unspecified".
+_OPEN = re.compile(r"\bwithout\b|\bunspecified\b", re.I)
 _PARENS = re.compile(r"\s*\([^()]*\)")
 _WORD = re.compile(r"[a-z0-9]+")
 #: Words of a title that say nothing of the condition ("Type 2 diabetes mellitus with diabetic ...").
@@ -57,12 +59,15 @@ def _with_codes(cm: CodeSet, category: str) -> tuple[WithCode, ...]:
 
 def title_combinations(draft: Draft, cm: CodeSet) -> None:
     """Replace two coded diagnoses by the code whose title joins them, when the category has one."""
+    # Only two ranked codes, the first a base condition "without" or "unspecified" and the other a plain one:
+    # a code that is itself a combination ("... with ...") has made its choice already.
     for a in draft.diagnoses():
-        if draft.get(a.code) is None:
+        if draft.get(a.code) is None or a.derived or not _OPEN.search(a.description):
             continue
         base = _base(a.description)
         for b in draft.diagnoses():
-            if b is a or draft.get(b.code) is None or b.key[:3] == a.key[:3]:
+            if (b is a or b.derived or draft.get(b.code) is None or b.key[:3] == a.key[:3]
+                    or " with " in b.description.lower()):
                 continue
             described = _words(b.description)
             fits = [w for w in _with_codes(cm, a.key[:3]) if w.base == base and w.part and w.part <= described]

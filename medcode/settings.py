@@ -181,6 +181,8 @@ class CodingSettings(BaseModel):
 
     min_score: float = Field(default=0.3, description="A ranked diagnosis or procedure enters the coding from this "
                              "calibrated score (P(a coder accepts)); rules may add codes below it.")
+    listed_score: float = Field(default=0.08, description="The best-ranked code of a phrase in the note's diagnosis "
+                                "list or assessment enters from this score.")
     instruction_score: float = Field(default=0.05, description="A candidate that completes a \"use additional\" or "
                                      "\"code first\" note of a coded diagnosis enters from this score.")
     top: int = Field(default=150, description="How many ranked suggestions the engine hands the coding step.")
