@@ -50,7 +50,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
                       unreported=settings.unreported_pcs_sections)
 
     early = {e.key: present_on_admission(e, note, context, g, principal=False) for e in draft.diagnoses()}
-    dx = order(draft.diagnoses(), note, context, g, cm, early)
+    dx = order(draft.diagnoses(), note, context, g, cm, early, min_score=settings.min_score)
     coded_dx = [
         CodedDiagnosisProposal(code=e.code, description=e.description, sequence=i, principal=i == 1,
                                poa=present_on_admission(e, note, context, g, principal=i == 1),

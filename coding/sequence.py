@@ -25,7 +25,7 @@ def _where(entry: Entry, note: NoteText) -> tuple[int, int]:
 
 
 def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guidelines, cm: CodeSet,
-          poa: dict[str, Poa | None]) -> list[Entry]:
+          poa: dict[str, Poa | None], *, min_score: float) -> list[Entry]:
     """Diagnoses in claim order, the principal (or first-listed) first; its choice is recorded on it."""
     if not entries:
         return []
@@ -33,8 +33,12 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
     def eligible(e: Entry) -> bool:
         return not matches(e.key, g.never_principal)
 
-    confirmed = [e for e in entries if eligible(e) and not e.key.startswith("R")]
-    pool = confirmed or [e for e in entries if eligible(e)] or entries
+    # A code let in below the coding threshold as the best code of an assessment phrase is not chosen first
+    # while a better-supported one (or one of the discharge diagnoses) is there.
+    firm = [e for e in entries if e.derived or (e.score or 0) >= min_score
+            or any(ev.section == "diagnoses" for ev in e.evidence)] or entries
+    confirmed = [e for e in firm if eligible(e) and not e.key.startswith("R")]
+    pool = confirmed or [e for e in firm if eligible(e)] or [e for e in entries if eligible(e)] or entries
     inpatient = context.setting == "inpatient"
     sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
     if inpatient and sepsis:
