@@ -176,6 +176,20 @@ class ValidationSettings(BaseModel):
     max_children: int = Field(default=12, description="Billable children offered for a header code.")
 
 
+class CodingSettings(BaseModel):
+    """The coding step (coding/): which ranked candidates a claim-ready coding starts from."""
+
+    min_score: float = Field(default=0.3, description="A ranked diagnosis or procedure enters the coding from this "
+                             "calibrated score (P(a coder accepts)); rules may add codes below it.")
+    instruction_score: float = Field(default=0.05, description="A candidate that completes a \"use additional\" or "
+                                     "\"code first\" note of a coded diagnosis enters from this score.")
+    top: int = Field(default=400, description="How many ranked suggestions the engine hands the coding step.")
+    unreported_pcs_sections: tuple[str, ...] = Field(
+        default=("B", "C", "4"), description="ICD-10-PCS sections this site does not report for inpatients "
+        "(imaging, nuclear medicine, measurement and monitoring: most US facilities leave them off the claim).")
+    max_dropped: int = Field(default=50, description="Ranked candidates listed as dropped, best first.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, from the environment (`MEDCODE_DATA_DIR`, `MEDCODE_INDEX__ENCODER` …)."""
 
@@ -208,6 +222,7 @@ class Settings(BaseSettings):
     distill: DistillSettings = DistillSettings()
     serving: ServingSettings = ServingSettings()
     validation: ValidationSettings = ValidationSettings()
+    coding: CodingSettings = CodingSettings()
 
 
 @lru_cache(maxsize=1)

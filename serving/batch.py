@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
 from nlp.note import check_note, decode_note
+from serving.proposals import CodingContext, context_from, propose_many
 
 
 @dataclass
@@ -33,7 +34,8 @@ class BatchSummary:
         return self.done / self.seconds if self.seconds else 0.0
 
 
-Item = tuple[str, str | MedcodeError]
+#: (id, text or the error that spoils it, the line's "encounter" object if any)
+Item = tuple[str, str | MedcodeError, Any]
 
 
 def errors_path(out: Path) -> Path:
@@ -54,7 +56,7 @@ def read_items(source: Path) -> tuple[int, Iterator[Item]]:
     """How many notes `source` holds, and the notes as (id, text or the error that spoils it)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix == ".txt" and p.is_file())
-        return len(files), ((f.stem, _decode(f.read_bytes())) for f in files)
+        return len(files), ((f.stem, _decode(f.read_bytes()), None) for f in files)
     if source.is_file():
         with source.open("rb") as fh:
             total = sum(1 for line in fh if line.strip())
@@ -70,18 +72,18 @@ def _jsonl_items(source: Path) -> Iterator[Item]:
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: not a JSON object")
+                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: not a JSON object"), None
                 continue
             rid = record.get("id") if isinstance(record, dict) else None
             if not isinstance(rid, (str, int)) or isinstance(rid, bool):
                 yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT,
-                                                     detail=f"line {lineno}: needs an \"id\" (string or number)")
+                                                     detail=f"line {lineno}: needs an \"id\" (string or number)"), None
                 continue
             text = record.get("text")
             if not isinstance(text, str):
-                yield str(rid), MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: needs a \"text\" string")
+                yield str(rid), MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: needs a \"text\" string"), None
                 continue
-            yield str(rid), text
+            yield str(rid), text, record.get("encounter")
 
 
 def _done_ids(out: Path) -> set[str]:
@@ -121,22 +123,22 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
             console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
             bad.write(json.dumps({"id": rid, "error": error.as_dict()}) + "\n")
 
-        pending: list[tuple[str, str]] = []
+        pending: list[tuple[str, str, CodingContext]] = []
 
         def flush() -> None:
             if not pending:
                 return
-            results = coder.suggest_many([t for _, t in pending], top=top, negated=negated)
-            for (rid, _), suggestions in zip(pending, results, strict=True):
-                good.write(json.dumps({"id": rid, "suggestions": [s.model_dump() for s in suggestions]},
-                                      ensure_ascii=False) + "\n")
+            results = propose_many(coder, [t for _, t, _ in pending], [c for _, _, c in pending], top=top,
+                                   negated=negated)
+            for (rid, _, _), proposal in zip(pending, results, strict=True):
+                good.write(json.dumps({"id": rid, **proposal.as_dict()}, ensure_ascii=False) + "\n")
             good.flush()
             bad.flush()
             summary.done += len(pending)
             bar.advance(task, len(pending))
             pending.clear()
 
-        for rid, text in items:
+        for rid, text, encounter in items:
             if rid in skip:
                 summary.skipped += 1
                 bar.advance(task)
@@ -144,7 +146,7 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
             try:
                 if isinstance(text, MedcodeError):
                     raise text
-                pending.append((rid, check_note(text, limit=limit)))
+                pending.append((rid, check_note(text, limit=limit), context_from(encounter, f"{rid}: encounter")))
             except MedcodeError as error:
                 report(rid, error)
                 bar.advance(task)

@@ -66,25 +66,47 @@ def _check_negated(value: str | None) -> None:
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="--negated must be 'drop' or 'flag'.")
 
 
+class Setting(str, Enum):
+    inpatient = "inpatient"
+    outpatient = "outpatient"
+
+
+class Sex(str, Enum):
+    male = "male"
+    female = "female"
+    unknown = "unknown"
+
+
 @app.command()
 def suggest(
     file: Annotated[str, typer.Argument(help="A note as a UTF-8 text file, or - for standard input.")],
     top: TopOpt = None,
     system: Annotated[Optional[list[str]], typer.Option("--system", help="Only these systems.")] = None,
     negated: NegatedOpt = None,
+    encounter: Annotated[Optional[Path], typer.Option(
+        "--encounter", help="The encounter as JSON: {setting, date_of_service, patient: {age, sex}}.")] = None,
+    setting: Annotated[Optional[Setting], typer.Option("--setting", help="inpatient (default) or outpatient.")] = None,
+    age: Annotated[Optional[int], typer.Option("--age", min=0, max=130, help="Patient age in years.")] = None,
+    sex: Annotated[Optional[Sex], typer.Option("--sex", help="Patient sex.")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", help="Date of service (discharge), YYYY-MM-DD.")] = None,
 ) -> None:
-    """Print the suggestions for one note as JSON."""
+    """Print the suggestions for one note and its proposed coding as JSON."""
     from nlp.note import check_note, decode_note
+    from serving.proposals import context_from, propose_many, read_context
 
     try:
         _check_negated(negated)
+        options = {"setting": setting.value if setting else None, "age": age, "sex": sex.value if sex else None,
+                   "date_of_service": date}
+        context = (read_context(_read_file(encounter), str(encounter), **options) if encounter is not None
+                   else context_from(None, "options", **options))
         raw = sys.stdin.buffer.read() if file == "-" else _read_file(Path(file))
         text = decode_note(raw)
         check_note(text, limit=get_settings().max_note_chars)
-        suggestions = _coder().suggest(text, top=top, systems=system, negated=negated)
+        (proposal,) = propose_many(_coder(), [text], [context], top=top, systems=system, negated=negated)
     except MedcodeError as e:
         raise fail(e) from None
-    print(json.dumps({"suggestions": [s.model_dump() for s in suggestions]}, ensure_ascii=False, indent=2))
+    print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
 
 
 def _read_file(path: Path) -> bytes:

@@ -1,0 +1,226 @@
+"""ICD-10-CM rules over the draft: assertions by setting, combination codes, integral symptoms, unspecified
+siblings, "use additional" / "code first" notes and Excludes1 pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codesets.types import CodeSet, normalize_code
+from coding.draft import Draft, Entry
+from coding.rules import Combination, Condition, Guidelines, matches
+from coding.text import NoteText
+from coding.types import CodingContext, RuleRef
+from medcode.types import Evidence, Suggestion
+from validation.references import excludes1, instructions
+
+_SYMPTOM_CHAPTER = "R"
+
+
+def _ranked(s: Suggestion, code: str, description: str, rule: RuleRef) -> Entry:
+    return Entry(code=code, system=s.system, description=description, evidence=list(s.evidence), rules=[rule],
+                 score=s.score, rank=s.rank)
+
+
+def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,
+           g: Guidelines, *, min_score: float) -> None:
+    """Ranked ICD-10-CM candidates into the draft, by assertion and setting; the rest recorded as dropped."""
+    inpatient = context.setting == "inpatient"
+    for s in suggestions:
+        if s.system != "ICD-10-CM":
+            continue
+        record = cm.get(s.code)
+        if record is None or not record.billable:
+            draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
+                               "not a billable code; the coding keeps the most specific code the note supports")
+            continue
+        if s.score < min_score:
+            draft.note_dropped(s.code, s.system, "not-supported", "III",
+                               f"score {s.score:.2f} is below the coding threshold {min_score:.2f}")
+            continue
+        key = record.key
+        history = g.history_of(key)
+        if s.assertion == "negated":
+            draft.note_dropped(s.code, s.system, "negated", "III", "the note rules it out or denies it")
+        elif s.assertion == "hypothetical":
+            draft.note_dropped(s.code, s.system, "hypothetical", "III", "mentioned as a possibility to watch for, "
+                               "not a condition of this encounter")
+        elif s.assertion == "family":
+            _history_code(draft, s, cm, history.family if history else None, "family-history", "I.C.21.c.4",
+                          "a relative's condition, coded as family history")
+        elif s.assertion == "historical" and history is not None and history.personal and not matches(key, g.chronic):
+            _history_code(draft, s, cm, history.personal, "personal-history", "I.C.21.c.4",
+                          "a past condition no longer present, coded as personal history")
+        elif s.assertion == "historical" and not matches(key, g.chronic):
+            draft.note_dropped(s.code, s.system, "history-not-current", "III",
+                               "a past condition that no longer exists and has no history code")
+        elif s.assertion == "possible" and not inpatient:
+            draft.note_dropped(s.code, s.system, "uncertain-outpatient", "IV.H",
+                               "uncertain diagnosis (probable, suspected, rule out) in an outpatient encounter: "
+                               "the symptoms are coded instead")
+        elif s.assertion == "possible":
+            draft.add(_ranked(s, record.code, record.description, RuleRef(
+                rule="uncertain-inpatient", section="II.H", message="uncertain diagnosis at discharge, coded as if "
+                "established (inpatient)")))
+        else:
+            what = "chronic condition documented in the history" if s.assertion == "historical" else \
+                "documented condition"
+            draft.add(_ranked(s, record.code, record.description, RuleRef(
+                rule="documented", section="III" if inpatient else "IV.C", message=f"{what}, ranked {s.rank}")))
+
+
+def _history_code(draft: Draft, s: Suggestion, cm: CodeSet, code: str | None, rule: str, section: str,
+                  message: str) -> None:
+    record = cm.get(code) if code else None
+    if record is None:
+        draft.note_dropped(s.code, s.system, rule, section, f"{message}; no history code applies")
+        return
+    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                    evidence=list(s.evidence), rules=[RuleRef(rule=rule, section=section,
+                                                              message=f"{message}: {s.code} {s.description}")],
+                    rank=s.rank))
+    draft.note_dropped(s.code, s.system, rule, section, message, by=record.code)
+
+
+def _met(condition: Condition, draft: Draft, note: NoteText, inpatient: bool) -> tuple[list[Entry], list[Evidence]]:
+    """The draft codes and the note's phrases that meet a condition."""
+    entries = [e for e in draft.diagnoses() if matches(e.key, condition.codes)]
+    if entries or not condition.text:  # a coded diagnosis is evidence enough: the note need not be read
+        return entries, []
+    if condition.assertions:
+        hits = [f for f in note.find(condition.text) if f.assertion in condition.assertions]
+    else:
+        hits = note.present(condition.text, uncertain_ok=inpatient)
+    if condition.sections:
+        hits = [f for f in hits if f.evidence.section in condition.sections]
+    return entries, [f.evidence for f in hits]
+
+
+def combinations(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, g: Guidelines) -> None:
+    """Codes the note supports as a whole: "with" combinations and codes no suggestion named (D62, I21.02, Z79.4)."""
+    inpatient = context.setting == "inpatient"
+    fired: set[str] = set()
+    for rule in g.combinations:
+        if rule.group in fired or context.setting not in rule.settings:
+            continue
+        if _apply(rule, draft, note, inpatient, cm):
+            fired.add(rule.group)
+
+
+def _together(note: NoteText, spans: list[list[Evidence]]) -> bool:
+    """Whether one sentence holds a span of every condition."""
+    for first in spans[0]:
+        start, end = note.sentence(first.start, first.end)
+        if all(any(start <= e.start and e.end <= end for e in group) for group in spans[1:]):
+            return True
+    return False
+
+
+def _apply(rule: Combination, draft: Draft, note: NoteText, inpatient: bool, cm: CodeSet) -> bool:
+    parts: list[Entry] = []
+    spans: list[list[Evidence]] = []
+    for condition in rule.all:
+        entries, found = _met(condition, draft, note, inpatient)
+        if not entries and not found:
+            return False
+        parts += entries
+        spans.append([e for entry in entries for e in entry.evidence] + found)
+    for condition in rule.none:
+        entries, found = _met(condition, draft, note, inpatient)
+        if entries or found:
+            return False
+    if rule.same_sentence and not _together(note, spans):
+        return False
+    record = cm.get(rule.code)
+    if record is None or not record.billable:
+        return False
+    target = normalize_code(rule.code)
+    replaced = [e for e in draft.diagnoses() if e.key != target and matches(e.key, rule.replaces)]
+    ranks = [e.rank for e in parts + replaced]
+    unique = {(e.start, e.end): e for group in spans for e in group}
+    entry = draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                            evidence=[unique[k] for k in sorted(unique)],
+                            rules=[RuleRef(rule="combination-code" if len(rule.all) > 1 else "documented-condition",
+                                           section=rule.section, message=rule.message)],
+                            rank=min(ranks) if ranks else 5_000))
+    for e in replaced:
+        draft.drop(e, "combination-code", rule.section, f"included in {entry.code} ({rule.message}), guideline "
+                   f"{rule.section}", by=entry.code)
+    return True
+
+
+def integral_symptoms(draft: Draft, g: Guidelines) -> None:
+    """Signs and symptoms a confirmed diagnosis of their body system explains are not coded (I.B.4-5)."""
+    confirmed = [e for e in draft.diagnoses() if not e.key.startswith(_SYMPTOM_CHAPTER)]
+    for entry in draft.diagnoses():
+        for rule in g.integral:
+            if not matches(entry.key, rule.symptoms):
+                continue
+            by = next((c for c in confirmed if c is not entry and matches(c.key, rule.explained_by)), None)
+            if by is not None:
+                draft.drop(entry, "integral-symptom", rule.section,
+                           f"integral to {by.code}, guideline {rule.section}", by=by.code)
+                break
+
+
+def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
+    """An unspecified (or "without complications") code gives way to a sibling that says more (I.A.9.b), and
+    categories that take one code keep their best-ranked one."""
+    entries = draft.diagnoses()
+    for entry in entries:
+        category = entry.key[:3]
+        siblings = [e for e in entries if e is not entry and e.key[:3] == category and draft.get(e.code)]
+        if not siblings or draft.get(entry.code) is None:
+            continue
+        vague = any(w in entry.description.lower() for w in ("unspecified", "without complication", "nos"))
+        better = min(siblings, key=lambda e: e.rank)
+        if vague and not any(w in better.description.lower() for w in ("unspecified", "without complication")):
+            draft.drop(entry, "unspecified-code", "I.A.9.b",
+                       f"unspecified code set aside for the more specific {better.code}", by=better.code)
+        elif matches(entry.key, g.one_per_category) and better.rank < entry.rank:
+            draft.drop(entry, "one-code-per-condition", "I.B.12",
+                       f"the condition is coded once, as {better.code}", by=better.code)
+
+
+def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,
+                      *, min_score: float) -> None:
+    """Complete "use additional code" and "code first" notes from candidates the note supports (I.A.13)."""
+    allowed = {"present", "historical"} | ({"possible"} if context.setting == "inpatient" else set())
+    pool = [s for s in suggestions if s.system == "ICD-10-CM" and s.score >= min_score and s.assertion in allowed
+            and (r := cm.get(s.code)) is not None and r.billable]
+    dropped = {d.code for d in draft.dropped if d.rule not in ("not-supported",)}
+    for entry in draft.diagnoses():
+        for kind, label in (("use_additional", "use additional code"), ("code_first", "code first")):
+            for group in instructions(cm, entry.key, kind):
+                refs = [r for note in group for r in note.refs]
+                if not refs or any(any(r.matches(e.key) for r in refs) for e in draft.diagnoses()):
+                    continue
+                match = next((s for s in pool if s.code not in dropped
+                              and any(r.matches(normalize_code(s.code)) for r in refs)), None)
+                if match is None:
+                    continue
+                record = cm[match.code]
+                draft.add(_ranked(match, record.code, record.description, RuleRef(
+                    rule="use-additional" if kind == "use_additional" else "code-first", section="I.A.13",
+                    message=f"completes the \"{label}\" note of {entry.code} ({group[0].text})")))
+
+
+def resolve_excludes1(draft: Draft, cm: CodeSet) -> None:
+    """Never two codes of an Excludes1 pair: the combination (derived) code, else the better-ranked one, stays."""
+    changed = True
+    while changed:
+        changed = False
+        entries = sorted(draft.diagnoses(), key=lambda e: (not e.derived, e.rank))
+        for a in entries:
+            for note in excludes1(cm, a.key):
+                loser = next((b for b in entries if b is not a and draft.get(b.code) and note.matches(b.key)), None)
+                if loser is None or draft.get(a.code) is None:
+                    continue
+                keep, lose = a, loser
+                if (lose.derived, -lose.rank) > (keep.derived, -keep.rank):
+                    keep, lose = lose, keep
+                draft.drop(lose, "excludes1", "I.A.12.a",
+                           f"Excludes1 at {note.owner} (\"{note.text}\"): kept {keep.code}", by=keep.code)
+                changed = True
+                break
+            if changed:
+                break

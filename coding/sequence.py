@@ -1,0 +1,80 @@
+"""Claim order and present-on-admission: the principal diagnosis by UHDDS (inpatient, Section II) or the
+first-listed one (outpatient, IV.G), secondaries after it, and POA from what the note says (Appendix I)."""
+
+from __future__ import annotations
+
+from codesets.types import CodeSet
+from coding.draft import Entry
+from coding.rules import Guidelines, matches
+from coding.text import NoteText
+from coding.types import CodingContext, Poa, RuleRef
+from validation.references import instructions
+
+#: Where the condition established after study is stated, most telling first.
+_SECTION_WEIGHT = {"diagnoses": 0, "assessment_and_plan": 1, "hospital_course": 2, "history_of_present_illness": 3,
+                   "chief_complaint": 4, None: 5, "past_medical_history": 7, "medications": 8}
+
+
+def _where(entry: Entry, note: NoteText) -> tuple[int, int]:
+    """The most telling section where the entry's evidence is said (anywhere its words recur), and the first
+    offset there: a diagnosis listed first under "Discharge diagnoses" comes first."""
+    if not entry.evidence:
+        return (6, 1 << 30)
+    return min((_SECTION_WEIGHT.get(note.section_at(at), 6), at)
+               for e in entry.evidence for at in [e.start, *note.mentions(e.text)])
+
+
+def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guidelines, cm: CodeSet,
+          poa: dict[str, Poa | None]) -> list[Entry]:
+    """Diagnoses in claim order, the principal (or first-listed) first; its choice is recorded on it."""
+    if not entries:
+        return []
+
+    def eligible(e: Entry) -> bool:
+        return not matches(e.key, g.never_principal)
+
+    confirmed = [e for e in entries if eligible(e) and not e.key.startswith("R")]
+    pool = confirmed or [e for e in entries if eligible(e)] or entries
+    inpatient = context.setting == "inpatient"
+    sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
+    if inpatient and sepsis:
+        principal = min(sepsis, key=lambda e: _where(e, note))
+        why = RuleRef(rule="principal-sepsis", section="I.C.1.d.4",
+                      message="sepsis present on admission with a localized infection: sepsis is sequenced first")
+    else:
+        principal = min(pool, key=lambda e: (_where(e, note), e.rank))
+        why = (RuleRef(rule="principal-diagnosis", section="II", message="the condition established after study "
+                       "to be chiefly responsible for the admission (UHDDS)") if inpatient else
+               RuleRef(rule="first-listed", section="IV.G", message="the condition chiefly responsible for the visit"))
+    # A manifestation is never principal: its etiology (the "code first" note's code) goes before it.
+    for group in instructions(cm, principal.key, "code_first"):
+        refs = [r for note in group for r in note.refs]
+        etiology = next((e for e in entries if e is not principal and any(r.matches(e.key) for r in refs)), None)
+        if etiology is not None and "classified elsewhere" in principal.description.lower():
+            principal = etiology
+            why = RuleRef(rule="etiology-first", section="I.A.13", message="etiology sequenced before its "
+                          "manifestation (\"code first\" note)")
+    principal.rules.append(why)
+    rest = sorted((e for e in entries if e is not principal),
+                  key=lambda e: (matches(e.key, g.never_principal), e.key.startswith(("V", "W", "X", "Y")),
+                                 _where(e, note), e.rank))
+    return [principal, *rest]
+
+
+def present_on_admission(entry: Entry, note: NoteText, context: CodingContext, g: Guidelines,
+                         principal: bool) -> Poa | None:
+    """Y, N, U, W or 1 (exempt), from the sentences of the code's evidence; None outpatient."""
+    if context.setting != "inpatient":
+        return None
+    if matches(entry.key, g.poa_exempt):
+        return "1"
+    sentences = [note.lower[slice(*note.sentence(e.start, e.end))] for e in entry.evidence]
+    if any(p.search(s) for p in g.poa_no for s in sentences):
+        return "N"
+    if principal or matches(entry.key, g.chronic) or any(p.search(s) for p in g.poa_yes for s in sentences):
+        return "Y"
+    early = {"chief_complaint", "history_of_present_illness", "past_medical_history", "medications",
+             "physical_exam", "review_of_systems", "diagnoses", "assessment_and_plan"}
+    if any(e.section in early for e in entry.evidence):
+        return "Y"
+    return "U" if entry.evidence else "W"

@@ -1,0 +1,101 @@
+"""Characters the note decides: the 7th character of injuries by encounter (I.C.19.a) and the BMI code (Z68,
+I.B.14), whose ranges are read from the Z68 titles of the tabular."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from codesets.types import CodeSet
+from coding.draft import Draft, Entry
+from coding.rules import Guidelines
+from coding.text import NoteText
+from coding.types import CodingContext, RuleRef
+
+#: Chapter 19 codes with an episode-of-care 7th character (S00-T88 injuries, poisonings, complications).
+_EPISODE = re.compile(r"^(S|T[0-7]|T8[0-8])")
+_BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,20}(\d{2}(?:\.\d+)?)", re.I)
+_RANGE = re.compile(r"(\d+(?:\.\d)?)\s*-\s*(\d+(?:\.\d)?),\s*adult", re.I)
+_BELOW = re.compile(r"(\d+(?:\.\d)?) or less,\s*adult", re.I)
+_ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
+
+
+def episode(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, g: Guidelines) -> None:
+    """Injury codes get the 7th character of the encounter: A while the patient receives active treatment,
+    D for routine healing visits, S for sequelae (I.C.19.a)."""
+    if note.present(g.sequela, uncertain_ok=False):
+        wanted, why = "S", "sequela of the injury"
+    elif note.present(g.subsequent, uncertain_ok=False) and not note.present(g.initial, uncertain_ok=False):
+        wanted, why = "D", "subsequent encounter, routine healing"
+    else:
+        wanted, why = "A", "initial encounter, active treatment"
+    for entry in draft.diagnoses():
+        if len(entry.key) != 7 or not _EPISODE.match(entry.key) and not entry.key.startswith(("V", "W", "X", "Y")):
+            continue
+        current = entry.key[6]
+        # Open-fracture letters (B, C; E-H, J; M-N, P-R) keep their kind: only the episode changes.
+        target = _same_kind(current, wanted)
+        if target == current:
+            continue
+        record = cm.get(entry.key[:6] + target)
+        if record is None or not record.billable:
+            continue
+        replacement = Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                            evidence=entry.evidence, rules=[*entry.rules, RuleRef(
+                                rule="seventh-character", section="I.C.19.a", message=f"7th character {target}: {why}")],
+                            rank=entry.rank)
+        draft.drop(entry, "seventh-character", "I.C.19.a", f"7th character {current} replaced by {target} ({why})",
+                   by=record.code)
+        draft.add(replacement)
+
+
+def _same_kind(current: str, wanted: str) -> str:
+    # Fracture 7th characters: A/D/G/K/P/S closed (initial, subsequent routine, delayed, nonunion, malunion,
+    # sequela); B/E/H/M/Q for open type I-II, C/F/J/N/R for open type III. Only the episode is changed here.
+    closed, open12, open3 = "ADS", "BES", "CFS"
+    for letters in (closed, open12, open3):
+        if current in letters:
+            return letters["ADS".index(wanted)]
+    return current
+
+
+@cache
+def _bmi_table(cm: CodeSet) -> tuple[tuple[float, float, str], ...]:
+    rows = []
+    for code in cm.with_prefix("Z68"):
+        if not code.billable:
+            continue
+        if m := _RANGE.search(code.description):
+            rows.append((float(m[1]), float(m[2]) + 0.0999, code.code))
+        elif m := _BELOW.search(code.description):
+            rows.append((0.0, float(m[1]) + 0.0999, code.code))
+        elif m := _ABOVE.search(code.description):
+            rows.append((float(m[1]), 1000.0, code.code))
+    return tuple(rows)
+
+
+def bmi(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, weight_conditions: tuple[str, ...]) -> None:
+    """Z68 for an adult's documented BMI, only beside a weight diagnosis it is reported with (I.B.14); a ranked
+    Z68 code without one is dropped."""
+    weight = next((e for e in draft.diagnoses() if e.key.startswith(weight_conditions)), None)
+    ranked = [e for e in draft.diagnoses() if e.key.startswith("Z68")]
+    adult = context.patient.age is None or context.patient.age >= 20
+    match = _BMI.search(note.text)
+    if weight is None or not adult or match is None:
+        for e in ranked:
+            draft.drop(e, "bmi-without-condition", "I.B.14",
+                       "BMI is reported only with an associated weight diagnosis (obesity, malnutrition) in an adult")
+        return
+    value = float(match[1])
+    code = next((c for lo, hi, c in _bmi_table(cm) if lo <= value < hi), None)
+    record = cm.get(code) if code else None
+    if record is None:
+        return
+    for e in ranked:
+        if e.key != record.key:
+            draft.drop(e, "bmi-value", "I.B.14", f"the note's BMI is {value:g}", by=record.code)
+    span = note.find((re.compile(re.escape(match[0])),))
+    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                    evidence=[f.evidence for f in span[:1]], rank=weight.rank + 1,
+                    rules=[RuleRef(rule="bmi", section="I.B.14",
+                                   message=f"BMI {value:g} documented, reported with {weight.code}")]))
