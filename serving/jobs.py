@@ -86,7 +86,6 @@ class JobWorker:
     def __init__(self, store: Store, runner: Runner, settings: Settings, metrics: Metrics) -> None:
         self.store = store
         self.runner = runner
-        self.settings = settings
         self.chunk = settings.serving.job_chunk
         self.metrics = metrics
         self._wake = threading.Event()
@@ -156,9 +155,8 @@ class JobWorker:
         """Code a chunk together; should it fail, code its notes one by one so only the bad ones fail."""
         try:
             options = dict(options)
-            meta = EncounterMeta.model_validate(options.pop("encounter")) if options.get("encounter") else None
-            found = proposals.suggest_many(self.runner, self.settings, [t for _, t in work], [meta] * len(work),
-                                           **options)
+            meta = EncounterMeta.model_validate(options.pop("encounter", None) or {})
+            found = proposals.propose_many(self.runner, [t for _, t in work], [meta.context()] * len(work), **options)
         except Exception as error:  # noqa: BLE001 - recorded on the item by code, never by message text
             if len(work) > 1:
                 return {k: v for item in work for k, v in self._code([item], options).items()}
@@ -166,5 +164,4 @@ class JobWorker:
                 log.error("job item failed: %s", type(error).__name__)
                 error = MedcodeError(ErrorCode.INTERNAL, incident=f"job item {work[0][0]}")
             return {work[0][0]: ("failed", error.as_dict())}
-        return {i: ("done", {"suggestions": [s.model_dump(mode="json") for s in ss], "coding": c.model_dump(mode="json")})
-                for (i, _), (ss, c) in zip(work, found, strict=True)}
+        return {i: ("done", proposal.as_dict()) for (i, _), proposal in zip(work, found, strict=True)}

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from coding.types import Coding, DroppedCode, Poa, RuleRef
+from coding.types import Coding, CodingContext, DroppedCode, Poa, RuleRef
 from medcode.types import Evidence, Suggestion, System
 from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
@@ -28,6 +28,10 @@ class EncounterMeta(BaseModel):
     setting: Literal["inpatient", "outpatient"] | None = None
     date_of_service: ServiceDate | None = None
     patient: Patient = Patient()
+
+    def context(self) -> CodingContext:
+        """The coding context of this encounter (the coding step's default setting when none is given)."""
+        return CodingContext.model_validate(self.model_dump(exclude={"id"}, exclude_none=True))
 
 
 class SuggestRequest(BaseModel):

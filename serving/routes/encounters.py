@@ -17,6 +17,7 @@ from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import (
     DecisionCreate,
+    EncounterMeta,
     EncounterPublic,
     EncounterStatus,
     EncounterSummary,
@@ -43,9 +44,10 @@ async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], 
         text, meta, _ = fhir.read_document(body.model_dump(mode="json"))
         body = SuggestRequest(text=text, encounter=meta)
     text = check_note(body.text, limit=services.settings.max_note_chars)
-    suggestions, coding = await run_in_threadpool(
-        proposals.suggest, runner, services.settings, text, body.encounter, top=body.top, systems=body.systems,
-        negated=body.negated)
+    context = (body.encounter or EncounterMeta()).context()
+    found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=body.top,
+                                    systems=body.systems, negated=body.negated)
+    suggestions, coding = found[0].suggestions, found[0].coding
     services.metrics.suggestions.observe(len(suggestions))
     meta = body.encounter
     row = Encounter(

@@ -12,7 +12,7 @@ from nlp.note import check_note
 from serving import checks, fhir, proposals
 from serving.deps import CallerDep, CoderDep, ServicesDep
 from serving.problems import PROBLEM_RESPONSES
-from serving.schemas import FhirInput, SuggestRequest, SuggestResponse
+from serving.schemas import EncounterMeta, FhirInput, SuggestRequest, SuggestResponse
 
 router = APIRouter(tags=["suggest"])
 
@@ -47,9 +47,10 @@ async def suggest(
     else:
         request_ = body
     text = check_note(request_.text, limit=services.settings.max_note_chars)
-    suggestions, coding = await run_in_threadpool(
-        proposals.suggest, runner, services.settings, text, request_.encounter, top=request_.top,
-        systems=request_.systems, negated=request_.negated)
+    context = (request_.encounter or EncounterMeta()).context()
+    found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=request_.top,
+                                    systems=request_.systems, negated=request_.negated)
+    suggestions, coding = found[0].suggestions, found[0].coding
     services.metrics.suggestions.observe(len(suggestions))
     if as_fhir:
         encounter = request_.encounter.id if request_.encounter and request_.encounter.id else None

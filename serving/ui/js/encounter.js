@@ -105,6 +105,7 @@ export class EncounterView {
     this.rows = renderCoding(this.root, e, this.handlers);
     renderAlternatives(this.root.querySelector("#alternatives"), e, this.handlers);
     this.renderFlagged();
+    this.renderFinal();
     renderFindings(this.root.querySelector("#findings"), e.findings);
     renderDrg(this.root.querySelector("#drg"), e, this.drgBefore, cause);
     this.renderAudit();
@@ -131,6 +132,16 @@ export class EncounterView {
       h("button.code", { type: "button", onclick: () => this.light([s.code], true) }, s.code), " ",
       s.description, " ", h("span", { class: `badge assertion-${s.assertion}` }, s.assertion))));
     this.root.querySelector("#flagged").hidden = this.enc.flagged.length === 0;
+  }
+
+  /** The confirmed codes, in claim sequence: what Submit sends. */
+  renderFinal() {
+    const list = this.root.querySelector("#final-list");
+    list.replaceChildren(...this.enc.final.map((c) => h("li", {},
+      `${c.sequence}. `, h("span.code", {}, c.code), ` ${c.description || ""} `, h("span.system", {}, c.system),
+      c.principal ? h("span.badge", {}, c.system === "ICD-10-CM" ? "principal" : "principal procedure") : null,
+      c.poa ? ` POA ${c.poa}` : "")));
+    if (!this.enc.final.length) list.append(h("li.none", {}, "No confirmed codes yet."));
   }
 
   renderAudit() {
