@@ -110,7 +110,9 @@ def _most_severe(findings: list[dict[str, Any]]) -> Finding | None:
 
 
 @router.post("/{encounter_id}/decisions", status_code=201, response_model=EncounterPublic,
-             responses={**NOT_FOUND, 409: {"description": "The encounter is submitted"}})
+             responses={**NOT_FOUND, 200: {"model": EncounterPublic, "description": "The decision would change "
+                                           "nothing (a second accept of a code, say): not stored"},
+                        409: {"description": "The encounter is submitted"}})
 def decide(encounter_id: str, body: DecisionCreate, caller: CallerDep, services: ServicesDep,
            response: Response) -> EncounterPublic:
     """Record a coder's decision (appended to the audit trail with its time); returns the encounter.
