@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help setup index run example test bench bench-api eval clean
+.PHONY: help setup index run example test bench bench-api bench-coding eval clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev 
 
 bench-api: index ## POST /v1/suggest latency: 4 clients, 2,000 requests, ~260-word note; start-up to ready
 	$(BIN)/python -m serving.bench_api
+
+bench-coding: index ## the coding step on the guideline notes: expected codes, excluded codes, principal, Excludes1, ms a note
+	$(BIN)/python -m benchmarks.coding
 
 clean: ## remove the built index and caches (not the venv)
 	rm -rf data/index data/codesets

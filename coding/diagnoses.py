@@ -3,6 +3,7 @@ siblings, "use additional" / "code first" notes and Excludes1 pairs."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from codesets.types import CodeSet, normalize_code
@@ -14,6 +15,8 @@ from medcode.types import Evidence, Suggestion
 from validation.references import excludes1, instructions
 
 _SYMPTOM_CHAPTER = "R"
+#: Titles of codes that say less than a sibling may: "unspecified", "NOS", "without complications".
+_VAGUE = re.compile(r"\bunspecified\b|\bNOS\b|without complication", re.I)
 
 
 def _ranked(s: Suggestion, code: str, description: str, rule: RuleRef) -> Entry:
@@ -33,9 +36,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
                                "not a billable code; the coding keeps the most specific code the note supports")
             continue
-        if s.score < min_score:
-            draft.note_dropped(s.code, s.system, "not-supported", "III",
-                               f"score {s.score:.2f} is below the coding threshold {min_score:.2f}")
+        if draft.below_threshold(s, min_score):
             continue
         key = record.key
         history = g.history_of(key)
@@ -171,9 +172,8 @@ def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
         siblings = [e for e in entries if e is not entry and e.key[:3] == category and draft.get(e.code)]
         if not siblings or draft.get(entry.code) is None:
             continue
-        vague = any(w in entry.description.lower() for w in ("unspecified", "without complication", "nos"))
         better = min(siblings, key=lambda e: e.rank)
-        if vague and not any(w in better.description.lower() for w in ("unspecified", "without complication")):
+        if _VAGUE.search(entry.description) and not _VAGUE.search(better.description):
             draft.drop(entry, "unspecified-code", "I.A.9.b",
                        f"unspecified code set aside for the more specific {better.code}", by=better.code)
         elif matches(entry.key, g.one_per_category) and better.rank < entry.rank:

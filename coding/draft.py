@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from codesets.types import normalize_code
 from coding.types import DroppedCode, RuleRef
-from medcode.types import Evidence, System
+from medcode.types import Evidence, Suggestion, System
 
 
 @dataclass
@@ -69,6 +69,14 @@ class Draft:
         """Take a code out, saying why."""
         if self._entries.pop((entry.system, entry.key), None) is not None:
             self.note_dropped(entry.code, entry.system, rule, section, message, by)
+
+    def below_threshold(self, suggestion: Suggestion, min_score: float) -> bool:
+        """Whether a ranked candidate scores below the coding threshold (recorded as dropped if so)."""
+        if suggestion.score >= min_score:
+            return False
+        self.note_dropped(suggestion.code, suggestion.system, "not-supported", "III",
+                          f"score {suggestion.score:.2f} is below the coding threshold {min_score:.2f}")
+        return True
 
     def note_dropped(self, code: str, system: System, rule: str, section: str, message: str,
                      by: str | None = None) -> None:

@@ -45,9 +45,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "cpt-outpatient-only", "UHDDS",
                                "an inpatient facility claim reports procedures in ICD-10-PCS")
             continue
-        if s.score < min_score:
-            draft.note_dropped(s.code, s.system, "not-supported", "III",
-                               f"score {s.score:.2f} is below the coding threshold {min_score:.2f}")
+        if draft.below_threshold(s, min_score):
             continue
         if s.assertion in ("negated", "hypothetical", "family", "possible"):
             draft.note_dropped(s.code, s.system, "not-performed", "B3.1a" if s.system == "ICD-10-PCS" else "III",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codesets.registry import load_codeset
-from coding import diagnoses, procedures, specifics
+from coding import diagnoses, procedures, specifics, titles
 from coding.draft import Draft
 from coding.rules import guidelines
 from coding.sequence import order, present_on_admission
@@ -38,6 +38,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
 
     diagnoses.intake(draft, ranked, context, cm, g, min_score=settings.min_score)
     diagnoses.combinations(draft, note, context, cm, g)
+    titles.title_combinations(draft, cm)
     specifics.episode(draft, note, context, cm, g)
     specifics.bmi(draft, note, context, cm, _WEIGHT_CONDITIONS)
     diagnoses.integral_symptoms(draft, g)

@@ -103,7 +103,6 @@ class Guidelines:
     laparoscopic: tuple[re.Pattern[str], ...]
     endoscopic: tuple[re.Pattern[str], ...]
     diagnostic: tuple[re.Pattern[str], ...]
-    initial: tuple[re.Pattern[str], ...]
     subsequent: tuple[re.Pattern[str], ...]
     sequela: tuple[re.Pattern[str], ...]
 
@@ -148,6 +147,6 @@ def guidelines() -> Guidelines:
         one_per_category=_prefixes(data["one_per_category"]),
         poa_no=_patterns(cues["poa_no"]), poa_yes=_patterns(cues["poa_yes"]),
         laparoscopic=_patterns(cues["laparoscopic"]), endoscopic=_patterns(cues["endoscopic"]),
-        diagnostic=_patterns(cues["diagnostic"]), initial=_patterns(cues["initial"]),
+        diagnostic=_patterns(cues["diagnostic"]),
         subsequent=_patterns(cues["subsequent"]), sequela=_patterns(cues["sequela"]),
     )

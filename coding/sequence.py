@@ -46,19 +46,34 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
         why = (RuleRef(rule="principal-diagnosis", section="II", message="the condition established after study "
                        "to be chiefly responsible for the admission (UHDDS)") if inpatient else
                RuleRef(rule="first-listed", section="IV.G", message="the condition chiefly responsible for the visit"))
-    # A manifestation is never principal: its etiology (the "code first" note's code) goes before it.
-    for group in instructions(cm, principal.key, "code_first"):
-        refs = [r for note in group for r in note.refs]
-        etiology = next((e for e in entries if e is not principal and any(r.matches(e.key) for r in refs)), None)
-        if etiology is not None and "classified elsewhere" in principal.description.lower():
-            principal = etiology
-            why = RuleRef(rule="etiology-first", section="I.A.13", message="etiology sequenced before its "
-                          "manifestation (\"code first\" note)")
+    # A "code first" note puts the condition it names ahead: the etiology before its manifestation (I.A.13),
+    # the hypertensive combination before its heart failure (I.C.9.a).
+    first = _code_first(principal, entries, cm)
+    if first is not None and eligible(first):
+        principal = first
+        why = RuleRef(rule="code-first", section="I.A.13",
+                      message=f"sequenced first by the \"code first\" note of the condition it causes")
     principal.rules.append(why)
     rest = sorted((e for e in entries if e is not principal),
                   key=lambda e: (matches(e.key, g.never_principal), e.key.startswith(("V", "W", "X", "Y")),
                                  _where(e, note), e.rank))
-    return [principal, *rest]
+    ordered = [principal, *rest]
+    for entry in list(ordered[1:]):
+        first = _code_first(entry, ordered, cm)
+        if first is not None and ordered.index(first) > ordered.index(entry):
+            ordered.remove(first)
+            ordered.insert(ordered.index(entry), first)
+    return ordered
+
+
+def _code_first(entry: Entry, entries: list[Entry], cm: CodeSet) -> Entry | None:
+    """The coded condition an entry's "code first" note names, if any."""
+    for group in instructions(cm, entry.key, "code_first"):
+        refs = [r for note in group for r in note.refs]
+        found = next((e for e in entries if e is not entry and any(r.matches(e.key) for r in refs)), None)
+        if found is not None:
+            return found
+    return None
 
 
 def present_on_admission(entry: Entry, note: NoteText, context: CodingContext, g: Guidelines,

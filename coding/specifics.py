@@ -21,11 +21,11 @@ _ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
 
 
 def episode(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, g: Guidelines) -> None:
-    """Injury codes get the 7th character of the encounter: A while the patient receives active treatment,
-    D for routine healing visits, S for sequelae (I.C.19.a)."""
+    """Injury codes get the 7th character of the encounter: A while the patient receives active treatment (an
+    admission always), D for an outpatient visit after it (routine healing, cast check), S for sequelae (I.C.19.a)."""
     if note.present(g.sequela, uncertain_ok=False):
         wanted, why = "S", "sequela of the injury"
-    elif note.present(g.subsequent, uncertain_ok=False) and not note.present(g.initial, uncertain_ok=False):
+    elif context.setting == "outpatient" and note.present(g.subsequent, uncertain_ok=False):
         wanted, why = "D", "subsequent encounter, routine healing"
     else:
         wanted, why = "A", "initial encounter, active treatment"

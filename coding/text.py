@@ -27,7 +27,8 @@ _CUES: tuple[tuple[Assertion, re.Pattern[str]], ...] = (
                             r"rule out|r/o|concern for|versus|vs\.?)\b", re.I)),
     ("historical", re.compile(r"\b(?:history of|h/o|hx of|s/p|status post|prior|previous|remote|former)\b", re.I)),
 )
-_SENTENCE_END = re.compile(r"[.;!?]\s|\n")
+#: A sentence ends at . ; ! ? and a space, or a line end; not after a lone letter ("E. coli", "Streptococcus A.").
+_SENTENCE_END = re.compile(r"(?<!\b[A-Za-z])[.;!?]\s|\n")
 _DEFAULT_SECTION_ASSERTIONS: dict[str, Assertion] = {
     "family_history": "family", "past_medical_history": "historical", "past_surgical_history": "historical"}
 

@@ -183,7 +183,7 @@ class CodingSettings(BaseModel):
                              "calibrated score (P(a coder accepts)); rules may add codes below it.")
     instruction_score: float = Field(default=0.05, description="A candidate that completes a \"use additional\" or "
                                      "\"code first\" note of a coded diagnosis enters from this score.")
-    top: int = Field(default=400, description="How many ranked suggestions the engine hands the coding step.")
+    top: int = Field(default=150, description="How many ranked suggestions the engine hands the coding step.")
     unreported_pcs_sections: tuple[str, ...] = Field(
         default=("B", "C", "4"), description="ICD-10-PCS sections this site does not report for inpatients "
         "(imaging, nuclear medicine, measurement and monitoring: most US facilities leave them off the claim).")

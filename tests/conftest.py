@@ -19,8 +19,12 @@ from medcode.settings import Settings, get_settings
 REPO = Path(__file__).resolve().parent.parent
 #: Code prefixes kept in the small index besides the codes CodiEsp train uses.
 SMALL_CM = ("I10", "I11", "I21", "I25", "E11", "C50", "Z80", "Z85", "Z86", "R07", "R06", "R50", "R11", "K80",
-            "K81", "J44", "J18", "R60", "N39", "I50", "S72", "S22")
-SMALL_PCS = ("0FT", "BW0", "BW2", "BW4", "BH0", "BW03", "0DT", "3E0", "0TT", "B24", "BF4")
+            "K81", "J44", "J18", "R60", "N39", "I50", "S72", "S22",
+            # the guideline notes of tests/coding/notes (the coding step's end-to-end test)
+            "A04", "A40", "A41", "B95", "B96", "D62", "E03", "E66", "E78", "F17", "G20", "G47", "G81", "I12", "I13",
+            "I48", "I635", "I6935", "J01", "J13", "J20", "J45", "J69", "K21", "K25", "K35", "K57", "L031", "N17",
+            "N18", "N30", "R05", "R47", "R65", "S525", "W000", "W010", "Z68", "Z79", "Z82", "Z878", "Z99")
+SMALL_PCS = ("0FT", "BW0", "BW2", "BW4", "BH0", "BW03", "0DT", "3E0", "0TT", "B24", "BF4", "0270", "0W3P")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,86 @@
+"""Combination codes read from the tabular's titles (I.B.9): when two coded diagnoses are one code's "X with Y",
+that code replaces both ("Type 2 diabetes mellitus without complications" + "Hyperglycemia, unspecified" ->
+"Type 2 diabetes mellitus with hyperglycemia")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from codesets.types import CodeSet
+from coding.draft import Draft, Entry
+from coding.types import RuleRef
+
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_WORD = re.compile(r"[a-z0-9]+")
+#: Words of a title that say nothing of the condition ("Type 2 diabetes mellitus with diabetic ...").
+_QUIET = frozenset("of the and or in a an to due other unspecified specified diabetic hypertensive site".split())
+
+
+@dataclass(frozen=True, slots=True)
+class WithCode:
+    """A billable code titled "<base> with <part>[ without/with ...]"."""
+
+    code: str
+    base: str
+    part: frozenset[str]
+    default: bool  # what follows the part says "without" (the code to take when the note says no more)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower())) - _QUIET
+
+
+def _base(description: str) -> str:
+    """A title's condition before its first qualifier: "Calculus of gallbladder without cholecystitis" ->
+    "calculus of gallbladder"."""
+    head = re.split(r",| with | without ", _PARENS.sub("", description), maxsplit=1)[0]
+    return head.strip().lower()
+
+
+@cache
+def _with_codes(cm: CodeSet, category: str) -> tuple[WithCode, ...]:
+    found = []
+    for code in cm.with_prefix(category):
+        if not code.billable:
+            continue
+        title = _PARENS.sub("", code.description)
+        head, sep, tail = title.partition(" with ")
+        if not sep or "," in head:
+            continue
+        part = re.split(r" with | without ", tail, maxsplit=1)[0]
+        rest = tail[len(part):].strip()
+        found.append(WithCode(code.code, head.strip().lower(), _words(part), not rest or rest.startswith("without")))
+    return tuple(found)
+
+
+def title_combinations(draft: Draft, cm: CodeSet) -> None:
+    """Replace two coded diagnoses by the code whose title joins them, when the category has one."""
+    for a in draft.diagnoses():
+        if draft.get(a.code) is None:
+            continue
+        base = _base(a.description)
+        for b in draft.diagnoses():
+            if b is a or draft.get(b.code) is None or b.key[:3] == a.key[:3]:
+                continue
+            described = _words(b.description)
+            fits = [w for w in _with_codes(cm, a.key[:3]) if w.base == base and w.part and w.part <= described]
+            if not fits:
+                continue
+            # The most specific title the other code fills, then the default ("without obstruction") variant.
+            best = max(fits, key=lambda w: (len(w.part), w.default, -len(w.code)))
+            _combine(draft, cm, a, b, best.code)
+            break
+
+
+def _combine(draft: Draft, cm: CodeSet, a: Entry, b: Entry, code: str) -> None:
+    record = cm[code]
+    message = f"{a.code} and {b.code} are one condition in the classification: {record.code} {record.description}"
+    entry = draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                            evidence=a.evidence + b.evidence, rank=min(a.rank, b.rank),
+                            rules=[RuleRef(rule="combination-code", section="I.B.9", message=message)]))
+    for part in (a, b):
+        if part.key != entry.key:
+            draft.drop(part, "combination-code", "I.B.9", f"included in {entry.code} (its title joins "
+                       f"{a.code} and {b.code}), guideline I.B.9", by=entry.code)

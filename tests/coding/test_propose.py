@@ -1,0 +1,211 @@
+"""The coding step's rules, one by one, on hand-written notes and hand-built ranked lists (real code sets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from codesets.registry import load_codeset
+from coding import Coding, CodingContext, propose
+from coding.rules import guidelines
+from medcode.types import Assertion, Evidence, Suggestion, System
+
+IN = CodingContext(setting="inpatient", date_of_service="2026-05-15", patient={"age": 60, "sex": "female"})
+OUT = CodingContext(setting="outpatient", date_of_service="2026-05-15", patient={"age": 60, "sex": "female"})
+
+
+def ranked(text: str, *items: tuple[str, ...], score: float = 0.8) -> list[Suggestion]:
+    """Suggestions in the given order, each item (code, phrase of the note[, assertion[, system]])."""
+    out = []
+    for rank, item in enumerate(items, start=1):
+        code, phrase = item[0], item[1]
+        assertion: Assertion = item[2] if len(item) > 2 else "present"  # type: ignore[assignment]
+        system: System = item[3] if len(item) > 3 else "ICD-10-CM"  # type: ignore[assignment]
+        start = text.index(phrase)
+        evidence = [Evidence(start=start, end=start + len(phrase), text=phrase, assertion=assertion)]
+        out.append(Suggestion(code=code, system=system, description="", score=score, rank=rank, evidence=evidence,
+                              assertion=assertion, why=""))
+    return out
+
+
+def codes(coding: Coding) -> list[str]:
+    return [d.code for d in coding.diagnoses]
+
+
+def dropped(coding: Coding, code: str) -> tuple[str, str, str | None]:
+    found = next(d for d in coding.dropped if d.code == code)
+    return found.rule, found.section, found.by
+
+
+CHOLE = ("Fever, vomiting and right upper quadrant pain.\n"
+         "Discharge diagnoses:\n1. Acute cholecystitis with gallstones.\n2. Cough from a viral bronchitis.\n")
+
+
+def test_integral_symptoms_drop_and_the_combination_code_replaces_its_parts():
+    coding = propose(CHOLE, ranked(CHOLE, ("K81.0", "Acute cholecystitis"), ("R50.9", "Fever"),
+                                   ("R11.10", "vomiting"), ("K80.20", "gallstones"), ("R10.11", "right upper quadrant pain"),
+                                   ("R05.9", "Cough")), IN)
+    assert codes(coding)[0] == "K80.00"
+    assert dropped(coding, "R50.9") == ("integral-symptom", "I.B.5", "K80.00")
+    assert dropped(coding, "R11.10")[0] == "integral-symptom"
+    assert dropped(coding, "K81.0") == ("combination-code", "I.B.9", "K80.00")
+    assert "R05.9" in codes(coding), "a symptom the diagnosis does not explain is coded"
+    assert next(d for d in coding.dropped if d.code == "R50.9").message == "R50.9: integral to K80.00, guideline I.B.5"
+
+
+def test_with_presumption_finds_a_code_nobody_ranked():
+    text = "Assessment: Type 2 diabetes mellitus with hyperglycemia, glucose 340."
+    coding = propose(text, ranked(text, ("E11.9", "Type 2 diabetes mellitus"), ("R73.9", "hyperglycemia")), OUT)
+    assert codes(coding) == ["E11.65"]
+    assert coding.diagnoses[0].rules[0].section == "I.A.15"
+    assert dropped(coding, "E11.9")[2] == "E11.65"
+
+
+@pytest.mark.parametrize(("text", "items", "expected"), [
+    ("Diagnoses: acute on chronic diastolic heart failure; hypertension; chronic kidney disease stage 3b.",
+     (("I50.33", "acute on chronic diastolic heart failure"), ("I10", "hypertension"),
+      ("N18.32", "chronic kidney disease stage 3b")), ["I13.0", "I50.33", "N18.32"]),
+    ("Diagnoses: chronic kidney disease stage 4; hypertension.",
+     (("N18.4", "chronic kidney disease stage 4"), ("I10", "hypertension")), ["I12.9", "N18.4"]),
+    ("Diagnoses: acute on chronic systolic heart failure; hypertension.",
+     (("I50.23", "acute on chronic systolic heart failure"), ("I10", "hypertension")), ["I11.0", "I50.23"]),
+])
+def test_hypertension_combinations(text, items, expected):
+    coding = propose(text, ranked(text, *items), IN)
+    assert codes(coding) == expected
+    assert all(d.code != "I10" for d in coding.diagnoses)
+    assert dropped(coding, "I10")[1].startswith("I.C.9.a")
+
+
+def test_stemi_of_the_lad_from_the_vessel_named():
+    text = "Anterior STEMI with occlusion of the proximal LAD treated with a drug-eluting stent."
+    coding = propose(text, ranked(text, ("I21.9", "STEMI")), IN)
+    assert codes(coding) == ["I21.02"]
+
+
+def test_hemiparesis_side_and_dominance():
+    text = "Acute ischemic stroke. Right-sided hemiparesis and generalized weakness."
+    coding = propose(text, ranked(text, ("I63.9", "Acute ischemic stroke"), ("R53.1", "weakness")), IN)
+    assert codes(coding) == ["I63.9", "G81.91"]
+    lefty = text + " She is left-handed."
+    assert "G81.93" in codes(propose(lefty, ranked(lefty, ("I63.9", "Acute ischemic stroke")), IN))
+
+
+def test_ulcer_bleed_and_blood_loss_anemia():
+    text = "Melena from a gastric ulcer seen on EGD. Acute blood loss anemia, transfused."
+    coding = propose(text, ranked(text, ("K92.1", "Melena"), ("K25.9", "gastric ulcer"), ("D64.9", "anemia")), IN)
+    assert set(codes(coding)) == {"K25.4", "D62"}
+    assert codes(coding)[0] == "K25.4"
+
+
+def test_excludes1_keeps_one_code_of_the_pair():
+    text = "Urinary tract infection: acute cystitis without hematuria."
+    coding = propose(text, ranked(text, ("N30.00", "acute cystitis without hematuria"),
+                                  ("N39.0", "Urinary tract infection")), OUT)
+    assert codes(coding) == ["N30.00"]
+    assert dropped(coding, "N39.0") == ("excludes1", "I.A.12.a", "N30.00")
+
+
+def test_uncertain_diagnosis_by_setting():
+    text = "Fever and cough. Assessment: probable pneumonia, rule out influenza."
+    items = (("J18.9", "probable pneumonia", "possible"), ("J11.1", "influenza", "possible"), ("R50.9", "Fever"),
+             ("R05.9", "cough"))
+    inpatient = propose(text, ranked(text, *items), IN)
+    assert "J18.9" in codes(inpatient) and "R50.9" not in codes(inpatient)
+    assert any(r.section == "II.H" for r in inpatient.diagnoses[codes(inpatient).index("J18.9")].rules)
+    outpatient = propose(text, ranked(text, *items), OUT)
+    assert codes(outpatient) == ["R50.9", "R05.9"]
+    assert dropped(outpatient, "J18.9")[:2] == ("uncertain-outpatient", "IV.H")
+
+
+def test_negated_and_family_are_never_the_patients():
+    text = "Denies chest pain. Family history: mother had breast cancer. Hypertension."
+    coding = propose(text, ranked(text, ("R07.9", "chest pain", "negated"), ("C50.919", "breast cancer", "family"),
+                                  ("I10", "Hypertension")), OUT)
+    assert codes(coding) == ["I10", "Z80.3"]
+    assert dropped(coding, "R07.9")[0] == "negated"
+    assert dropped(coding, "C50.919") == ("family-history", "I.C.21.c.4", "Z80.3")
+
+
+def test_poa_from_the_note():
+    text = ("Admitted with pneumonia. On hospital day 3 she developed Clostridioides difficile colitis.\n"
+            "Medications: insulin glargine 20 units. Type 2 diabetes mellitus.")
+    coding = propose(text, ranked(text, ("J18.9", "pneumonia"), ("A04.72", "Clostridioides difficile colitis"),
+                                  ("E11.9", "Type 2 diabetes mellitus")), IN)
+    poa = {d.code: d.poa for d in coding.diagnoses}
+    assert poa == {"J18.9": "Y", "A04.72": "N", "E11.9": "Y", "Z79.4": "1"}
+    assert all(d.poa is None for d in propose(text, ranked(text, ("J18.9", "pneumonia")), OUT).diagnoses)
+
+
+def test_sepsis_is_principal_over_its_localized_infection():
+    text = "Urinary tract infection due to E. coli with sepsis, present on admission."
+    coding = propose(text, ranked(text, ("N39.0", "Urinary tract infection"), ("A41.9", "sepsis")), IN)
+    assert codes(coding)[0] == "A41.51"
+    assert coding.diagnoses[0].rules[-1].section == "I.C.1.d.4"
+    assert "B96.20" in codes(coding)
+
+
+def test_pcs_inpatient_only_with_the_approach_from_the_note():
+    text = "Acute cholecystitis. Laparoscopic cholecystectomy. Chest x-ray clear."
+    items = (("K81.0", "Acute cholecystitis"), ("0FT40ZZ", "cholecystectomy", "present", "ICD-10-PCS"),
+             ("BW03ZZZ", "Chest x-ray", "present", "ICD-10-PCS"))
+    inpatient = propose(text, ranked(text, *items), IN)
+    assert [(p.code, p.principal) for p in inpatient.procedures] == [("0FT44ZZ", True)]
+    assert dropped(inpatient, "BW03ZZZ")[0] == "not-reported-here"
+    assert inpatient.drg is not None and inpatient.drg.drg in (417, 418, 419)
+    outpatient = propose(text, ranked(text, *items), OUT)
+    assert outpatient.procedures == [] and outpatient.drg is None
+    assert dropped(outpatient, "0FT40ZZ")[0] == "pcs-inpatient-only"
+
+
+def test_injury_seventh_character_and_external_cause():
+    text = "Admitted after she tripped and fell at home: fracture of the right femoral neck."
+    coding = propose(text, ranked(text, ("S72.001D", "fracture of the right femoral neck")), IN)
+    assert codes(coding) == ["S72.001A", "W01.0XXA"]
+    follow = "Follow-up visit for routine healing of a right femoral neck fracture after a fall."
+    assert codes(propose(follow, ranked(follow, ("S72.001A", "right femoral neck fracture")), OUT))[0] == "S72.001D"
+
+
+def test_bmi_only_with_a_weight_diagnosis():
+    text = "Morbid obesity, BMI 42.3. Weight counseling."
+    coding = propose(text, ranked(text, ("E66.01", "Morbid obesity")), OUT)
+    assert codes(coding) == ["E66.01", "Z68.41"]
+    lean = "Acute sinusitis. BMI 27.4."
+    coding = propose(lean, ranked(lean, ("J01.90", "Acute sinusitis"), ("Z68.27", "BMI 27.4")), OUT)
+    assert codes(coding) == ["J01.90"]
+    assert dropped(coding, "Z68.27")[:2] == ("bmi-without-condition", "I.B.14")
+
+
+def test_long_term_drug_status_from_the_medication_list():
+    text = "Type 2 diabetes mellitus.\nMedications: metformin 500 mg, insulin glargine 10 units, apixaban 5 mg."
+    coding = propose(text, ranked(text, ("E11.9", "Type 2 diabetes mellitus")), OUT)
+    assert set(codes(coding)) == {"E11.9", "Z79.84", "Z79.4", "Z79.01"}
+    assert codes(coding)[0] == "E11.9"
+
+
+def test_every_rule_names_a_billable_code_and_a_section():
+    cm = load_codeset("ICD-10-CM")
+    g = guidelines()
+    for rule in g.combinations:
+        record = cm.get(rule.code)
+        assert record is not None and record.billable, rule.id
+        assert rule.section and rule.message, rule.id
+    for h in g.history:
+        for code in (h.family, h.personal):
+            assert code is None or (cm.get(code) is not None and cm[code].billable), code
+    assert all(i.section for i in g.integral)
+
+
+def test_combination_from_the_code_titles():
+    text = "Coronary artery disease. Stable angina on exertion."
+    coding = propose(text, ranked(text, ("I25.10", "Coronary artery disease"), ("I20.9", "angina")), OUT)
+    assert codes(coding) == ["I25.119"]
+    assert coding.diagnoses[0].rules[0].section == "I.B.9"
+    assert dropped(coding, "I20.9") == ("combination-code", "I.B.9", "I25.119")
+
+
+def test_an_unspecified_code_gives_way_to_its_specific_sibling():
+    text = "Paroxysmal atrial fibrillation. Atrial fibrillation rate controlled."
+    coding = propose(text, ranked(text, ("I48.0", "Paroxysmal atrial fibrillation"), ("I48.91", "Atrial fibrillation")),
+                     OUT)
+    assert codes(coding) == ["I48.0"]
+    assert dropped(coding, "I48.91")[:2] == ("unspecified-code", "I.A.9.b")
