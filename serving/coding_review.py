@@ -29,7 +29,6 @@ from serving.schemas import (
     WorkingCoding,
 )
 from serving.store.models import Decision, Encounter
-from validation.drg import present_evidence
 from validation.types import CodedDiagnosis, CodedProcedure, DrgImpact, DrgResult, Finding
 from validation.types import Encounter as Claim
 
@@ -240,7 +239,7 @@ def check(row: Encounter, meta: EncounterMeta, state: Replayed | None = None) ->
     groups: dict[tuple[str, str], list[Alternative]] = {}
     for s in candidates:
         k = key_of(s.system, s.code)
-        groups.setdefault((s.system, _concept(s.system, s.code)), []).append(Alternative(
+        groups.setdefault((s.system, _concept(s.code)), []).append(Alternative(
             suggestion=s, dropped=dropped.get(k), rejected=k in state.rejected, impact=by_code.get(k)))
     cc = drg.cc_mcc if drg else {}
     working = WorkingCoding(
@@ -249,7 +248,7 @@ def check(row: Encounter, meta: EncounterMeta, state: Replayed | None = None) ->
         procedures=[_public(e, i, setting, None, impacts.get(e.key, {})) for i, e in enumerate(state.procedures)],
         alternatives=[AlternativeGroup(concept=concept, title=_title(system, concept, alts), system=system,  # type: ignore[arg-type]
                                        coded=[e.code for e in state.list_for(system)
-                                              if _concept(e.system, e.code) == concept],
+                                              if _concept(e.code) == concept],
                                        alternatives=alts)
                       for (system, concept), alts in groups.items()])
     return Checked(coding=working, findings=findings, drg=drg, drg_impact=added)
@@ -264,7 +263,7 @@ def _public(e: Entry, i: int, setting: str, severity: str | None, impact: dict[s
                        score=e.score, if_principal=impact.get("as principal"), if_removed=impact.get("removed"))
 
 
-def _concept(system: str, code: str) -> str:
+def _concept(code: str) -> str:
     """What codes compete for: the ICD-10-CM category, the ICD-10-PCS section, body system and root operation."""
     return normalize_code(code)[:3]
 
