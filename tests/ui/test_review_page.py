@@ -68,9 +68,9 @@ def test_review_flow(page, server, shot):
     expect(_row(page, dx[0]).locator(".badge.place")).to_have_text("Principal")
     shot(page, "02-encounter")
 
-    page.get_by_role("button", name=f"Confirm {dx[0]}").click()
+    page.get_by_role("button", name=f"Confirm {dx[0]}", exact=True).click()
     expect(_row(page, dx[0]).locator(".state")).to_have_text("Confirmed")
-    page.get_by_role("button", name=f"Remove {dx[-1]}").click()
+    page.get_by_role("button", name=f"Remove {dx[-1]}", exact=True).click()
     dialog = page.get_by_role("dialog", name=re.compile(f"Remove {re.escape(dx[-1])}"))
     dialog.get_by_label("Wrong specificity").check()
     dialog.get_by_role("button", name="Remove").click()
@@ -108,7 +108,7 @@ def test_review_flow(page, server, shot):
     page.goto(f"{server.url}/ui/#/encounters/{body['id']}")
     expect(page.locator("#enc-status")).to_have_text("submitted")
     expect(page.get_by_role("button", name="Submit codes")).to_be_disabled()
-    expect(page.get_by_role("button", name=f"Confirm {dx[0]}")).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Confirm {dx[0]}", exact=True)).to_have_count(0)
     with page.expect_download() as download:
         page.get_by_role("button", name="CSV").click()
     assert download.value.suggested_filename == "encounter-UI-FLOW-1.csv"
@@ -164,7 +164,7 @@ def test_reorder_with_the_mouse(page, server, shot):
     _open(page, server, body)
     _row(page, dx[-1]).drag_to(_row(page, dx[0]))
     expect(page.locator("#dx-list li.code-row").first).to_have_attribute("data-code", dx[-1])
-    page.get_by_role("button", name=f"Move down {dx[-1]}").click()
+    page.get_by_role("button", name=f"Move down {dx[-1]}", exact=True).click()
     expect(page.locator("#dx-list li.code-row").nth(1)).to_have_attribute("data-code", dx[-1])
     stored = server.encounter(body["id"])
     assert [(d["action"], d["position"]) for d in stored["decisions"] if d["coder"] == "Jo Coder"] == [
@@ -214,9 +214,9 @@ def test_double_accept_stores_one_decision(page, server):
     body = server.create_encounter("inpatient", "UI-DOUBLE-1")
     target = next(d["code"] for d in body["working"]["diagnoses"] if d["status"] == "proposed")
     _open(page, server, body)
-    page.get_by_role("button", name=f"Confirm {target}").dblclick()
+    page.get_by_role("button", name=f"Confirm {target}", exact=True).dblclick()
     expect(_row(page, target).locator(".state")).to_have_text("Confirmed")
-    expect(page.get_by_role("button", name=f"Confirm {target}")).to_be_disabled()
+    expect(page.get_by_role("button", name=f"Confirm {target}", exact=True)).to_be_disabled()
     for _ in range(2):  # a on a confirmed code only moves on
         _row(page, target).locator("button.code").click()
         _row(page, target).focus()
@@ -233,7 +233,7 @@ def test_change_leaves_one_consistent_row(page, server, shot):
     index = next(i for i, d in enumerate(working) if server.has_alternatives(CM, d["code"]))
     old = working[index]["code"]
     _open(page, server, body)
-    page.get_by_role("button", name=f"Change {old}").click()
+    page.get_by_role("button", name=f"Change {old}", exact=True).click()
     dialog = page.get_by_role("dialog", name=re.compile("Change"))
     radios = dialog.locator("input[name=alternative]")
     expect(radios.first).to_be_focused()
