@@ -65,8 +65,8 @@ def _build_search(services: Services) -> Any:
     codesets = [load_codeset("ICD-10-CM"), load_codeset("ICD-10-PCS")]
     codesets += [load_codeset(system, path) for system, path in services.settings.code_files.items()]
     usage_file = services.settings.data_dir / "index" / "usage.json"
-    usage = Usage.load(usage_file) if usage_file.exists() else None
-    search = CodeSearch(codesets, usage.counts if usage else {}, usage.rules if usage else ())
+    counts = Usage.load(usage_file).counts if usage_file.exists() else {}
+    search = CodeSearch(codesets, counts)
     services.timings["search_s"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     validation.warm()  # code-set releases and DRG grouper tables, before the first request needs them

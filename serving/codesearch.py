@@ -1,5 +1,6 @@
-"""Type-ahead over the loaded code sets: by code prefix, or by the words of descriptions, inclusion terms
-and the lexicon's mined phrases (the last word may be a prefix: "acute myocardial inf").
+"""Type-ahead over the loaded code sets: by code prefix, or by the words of descriptions and inclusion terms
+(the last word may be a prefix: "acute myocardial inf"). The phrases the lexicon mines from CodiEsp are left
+out: they are noisy for a search box ("acquired pneumonia" -> B20).
 
 Words are compared as typed and as the lexicon normalizes them ("esophageal" meets "esophagus",
 "tumours" meets "tumor"); a query's abbreviations ("chf", nlp/resources/abbreviations.json) and the
@@ -12,13 +13,13 @@ import bisect
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 
 import numpy as np
 
-from codesets.lexicon import Term, normalize_word
+from codesets.lexicon import normalize_word
 from codesets.types import Code, CodeSet, normalize_code
 from medcode.types import System
 from nlp import load_resource
@@ -66,9 +67,7 @@ def variants(query: str) -> list[str]:
 class CodeSearch:
     """Words of code texts → codes, built once and then read by many threads at once."""
 
-    def __init__(self, codesets: Iterable[CodeSet], usage: Mapping[tuple[System, str], int] | None = None,
-                 phrases: Sequence[Term] = ()) -> None:
-        """`phrases`: the lexicon's mined phrase -> code terms (`Usage.rules`), searched beside the code texts."""
+    def __init__(self, codesets: Iterable[CodeSet], usage: Mapping[tuple[System, str], int] | None = None) -> None:
         self.codesets: dict[System, CodeSet] = {cs.system: cs for cs in codesets}
         self._usage = usage or {}
         self._texts: list[tuple[Code, str]] = []
@@ -84,11 +83,6 @@ class CodeSearch:
             for code in cs:
                 for text in (code.description, *code.synonyms[:8]):
                     index(code, text)
-        for term in phrases:
-            cs = self.codesets.get(term.system)  # type: ignore[call-overload]
-            code = cs.get(term.code) if cs is not None else None
-            if code is not None:
-                index(code, term.text)
         # Sorted int32 arrays: a tenth of the memory of Python sets, and fast to intersect.
         self._postings = {w: np.asarray(p, dtype=np.int32) for w, p in postings.items()}
         self._vocabulary = sorted(self._postings)
