@@ -164,8 +164,7 @@ def test_reorder_with_the_mouse(page, server, shot):
     body = _with_diagnoses(server, server.create_encounter("inpatient", "UI-DRAG-1"))
     dx = _dx(body)
     _open(page, server, body)
-    corner = {"x": 12, "y": 12}  # the row's sequence number, not one of its buttons
-    _row(page, dx[-1]).drag_to(_row(page, dx[0]), source_position=corner, target_position=corner)
+    _row(page, dx[-1]).locator(".seq").drag_to(_row(page, dx[0]).locator(".seq"))  # by the row's number
     expect(page.locator("#dx-list li.code-row").first).to_have_attribute("data-code", dx[-1])
     page.get_by_role("button", name=f"Move down {dx[-1]}", exact=True).click()
     expect(page.locator("#dx-list li.code-row").nth(1)).to_have_attribute("data-code", dx[-1])

@@ -38,13 +38,13 @@ export function codeRow(code, { kind, index, count, inpatient, readonly, finding
     type: "button", "data-action": name, "aria-label": `${label} ${code.code}`,
     onclick: () => handlers[name](code), ...props }, text);
   return h("li", {
-    class: `code-row status-${code.status}${first ? " first" : ""}`, tabIndex: -1, draggable: readonly ? "false" : "true",
+    class: `code-row status-${code.status}${first ? " first" : ""}`, tabIndex: -1,
     dataset: { code: code.code, system: code.system, kind, index: String(index) },
     "aria-labelledby": `${id}-code ${id}-desc`, "aria-describedby": `${id}-state`,
     onclick: (event) => { if (!event.target.closest("button, select, label")) handlers.select(code, { focus: true }); },
   },
     h("div.line", {},
-      h("span.seq", { title: "Sequence" }, `${index + 1}.`),
+      h("span.seq", { title: readonly ? "Sequence" : "Sequence: drag to reorder" }, `${index + 1}.`),
       first ? h("span.badge.place", {}, placeName) : null,
       h("button.code", { type: "button", id: `${id}-code`, "aria-pressed": "false", title: "Show its evidence in the note",
         onclick: () => handlers.select(code, { focus: false, scroll: true }) }, code.code),
@@ -82,29 +82,35 @@ export function renderCoding(root, enc, handlers) {
       findings: findingsFor(enc.findings, code.code), handlers }));
     el.replaceChildren(...items);
     if (!items.length) el.append(h("li.none", {}, kind === "dx" ? "No diagnosis in the coding." : "No procedure."));
-    items.forEach((li, i) => { rows.push({ li, code: codes[i], kind }); wireDrag(li, el, handlers); });
+    items.forEach((li, i) => {
+      rows.push({ li, code: codes[i], kind });
+      if (!readonly) wireDrag(li, el, handlers);
+    });
   }
   return rows;
 }
 
-/** Mouse reordering: drag a row onto another row of the same list; the drop is a sequence decision. */
+/** Mouse reordering: drag a row by its number onto another row of the same list; the drop is a sequence
+ * decision. Pointer events rather than HTML5 drag and drop, so a drag from the number never selects text. */
 function wireDrag(li, list, handlers) {
-  li.addEventListener("dragstart", (event) => {
-    event.dataTransfer.setData("text/plain", li.dataset.code);
-    event.dataTransfer.effectAllowed = "move";
-    li.classList.add("dragging");
-  });
-  li.addEventListener("dragend", () => li.classList.remove("dragging"));
-  li.addEventListener("dragover", (event) => {
-    if (list.querySelector("li.dragging")) { event.preventDefault(); li.classList.add("drop-target"); }
-  });
-  li.addEventListener("dragleave", () => li.classList.remove("drop-target"));
-  li.addEventListener("drop", (event) => {
+  const grip = li.querySelector(".seq");
+  grip.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0) return;
     event.preventDefault();
-    li.classList.remove("drop-target");
-    const dragged = list.querySelector("li.dragging");
-    if (!dragged || dragged === li) return;
-    handlers.moveTo(dragged.dataset.code, dragged.dataset.system, Number(li.dataset.index) + 1);
+    li.classList.add("dragging");
+    const over = (e) => document.elementFromPoint(e.clientX, e.clientY)?.closest("li.code-row");
+    const move = (e) => list.querySelectorAll("li.code-row").forEach((row) => row.classList.toggle("drop-target", row === over(e) && row !== li));
+    const up = (e) => {
+      document.removeEventListener("pointermove", move);
+      document.removeEventListener("pointerup", up);
+      list.querySelectorAll("li.code-row").forEach((row) => row.classList.remove("dragging", "drop-target"));
+      const target = over(e);
+      if (target && target !== li && target.parentElement === list) {
+        handlers.moveTo(li.dataset.code, li.dataset.system, Number(target.dataset.index) + 1);
+      }
+    };
+    document.addEventListener("pointermove", move);
+    document.addEventListener("pointerup", up);
   });
 }
 
