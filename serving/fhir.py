@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
+from coding.types import Coding
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.types import Suggestion
 from nlp.note import decode_note
@@ -125,7 +127,23 @@ def _evidence(s: Suggestion) -> list[dict[str, Any]]:
 Coded = tuple[str, str, str, Suggestion | None]
 
 
-def _resource(item: Coded, *, subject: dict[str, Any], final: bool, encounter: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Place:
+    """A code's place on the claim: its sequence in its list, whether it is the principal, its POA."""
+
+    sequence: int
+    principal: bool
+    poa: str | None = None
+
+
+def _place(place: Place) -> list[dict[str, Any]]:
+    return [{"url": EXT + "sequence", "valueInteger": place.sequence},
+            {"url": EXT + "principal", "valueBoolean": place.principal},
+            *([{"url": EXT + "poa", "valueCode": place.poa}] if place.poa else [])]
+
+
+def _resource(item: Coded, *, subject: dict[str, Any], final: bool, encounter: str | None,
+              place: Place | None = None) -> dict[str, Any]:
     system, code, description, s = item
     coding = {"system": SYSTEM_URI[system], "code": code, "display": description or None}
     resource: dict[str, Any] = {"id": uuid.uuid4().hex, "subject": subject,
@@ -134,6 +152,8 @@ def _resource(item: Coded, *, subject: dict[str, Any], final: bool, encounter: s
         resource["extension"] = [{"url": EXT + "score", "valueDecimal": s.score},
                                  {"url": EXT + "rank", "valueInteger": s.rank},
                                  {"url": EXT + "why", "valueString": s.why}, *_evidence(s)]
+    if place is not None:
+        resource["extension"] = [*_place(place), *resource.get("extension", [])]
     if encounter:
         resource["encounter"] = {"reference": encounter}
     if system == "ICD-10-CM":
@@ -146,15 +166,34 @@ def _resource(item: Coded, *, subject: dict[str, Any], final: bool, encounter: s
 
 
 def bundle(items: list[Coded], *, subject: dict[str, Any] | None = None, final: bool = False,
-           encounter: str | None = None) -> dict[str, Any]:
-    """A collection Bundle of Condition / Procedure resources, validated against R4(B) before it leaves."""
+           encounter: str | None = None, places: dict[tuple[str, str], Place] | None = None) -> dict[str, Any]:
+    """A collection Bundle of Condition / Procedure resources, validated against R4(B) before it leaves.
+
+    `places` marks the codes of a claim coding with their sequence, principal flag and POA (extensions
+    `sequence`, `principal`, `poa`)."""
     subject = subject or {"display": "unknown patient"}
+    places = places or {}
     entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
-               for r in (_resource(i, subject=subject, final=final, encounter=encounter) for i in items)]
+               for r in (_resource(i, subject=subject, final=final, encounter=encounter,
+                                   place=places.get((i[0], i[1]))) for i in items)]
     document = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     return Bundle.model_validate(document).model_dump(mode="json", exclude_none=True)
 
 
-def suggestions_bundle(suggestions: list[Suggestion], **options: Any) -> dict[str, Any]:
-    """The suggestions of a note as a Bundle (provisional conditions, procedures of unknown status)."""
-    return bundle([(s.system, s.code, s.description, s) for s in suggestions], **options)
+def suggestions_bundle(suggestions: list[Suggestion], *, coding: Coding | None = None,
+                       **options: Any) -> dict[str, Any]:
+    """The suggestions of a note as a Bundle (provisional conditions, procedures of unknown status); with
+    a coding, its codes come first in claim order, marked with their sequence and principal flag."""
+    if coding is None:
+        return bundle([(s.system, s.code, s.description, s) for s in suggestions], **options)
+    by_key = {(s.system, s.code): s for s in suggestions}
+    coded = [*sorted(coding.diagnoses, key=lambda d: d.sequence), *sorted(coding.procedures, key=lambda p: p.sequence)]
+    places: dict[tuple[str, str], Place] = {}
+    items: list[Coded] = []
+    for c in coded:
+        key = (getattr(c, "system", "ICD-10-CM"), c.code)
+        if key not in places:
+            places[key] = Place(c.sequence, c.principal, getattr(c, "poa", None))
+            items.append((*key, c.description, by_key.get(key)))
+    items += [(s.system, s.code, s.description, s) for s in suggestions if (s.system, s.code) not in places]
+    return bundle(items, places=places, **options)

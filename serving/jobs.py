@@ -20,7 +20,8 @@ from medcode.settings import Settings
 from nlp.note import check_note
 from serving.metrics import Metrics
 from serving.runner import Runner
-from serving.schemas import JobCreate
+from serving import proposals
+from serving.schemas import EncounterMeta, JobCreate
 from serving.store.db import Store
 from serving.store.models import Job, JobItem, utcnow
 
@@ -75,7 +76,8 @@ def create_job(store: Store, items: list[tuple[str, Any]], options: dict[str, An
 
 
 def job_options(body: JobCreate) -> dict[str, Any]:
-    return {"top": body.top, "systems": body.systems, "negated": body.negated}
+    encounter = body.encounter.model_dump(mode="json") if body.encounter else None
+    return {"top": body.top, "systems": body.systems, "negated": body.negated, "encounter": encounter}
 
 
 class JobWorker:
@@ -152,7 +154,9 @@ class JobWorker:
     def _code(self, work: list[tuple[int, str]], options: dict[str, Any]) -> dict[int, tuple[str, Any]]:
         """Code a chunk together; should it fail, code its notes one by one so only the bad ones fail."""
         try:
-            found = self.runner.suggest_many([t for _, t in work], **options)
+            options = dict(options)
+            meta = EncounterMeta.model_validate(options.pop("encounter", None) or {})
+            found = proposals.propose_many(self.runner, [t for _, t in work], [meta.context()] * len(work), **options)
         except Exception as error:  # noqa: BLE001 - recorded on the item by code, never by message text
             if len(work) > 1:
                 return {k: v for item in work for k, v in self._code([item], options).items()}
@@ -160,4 +164,4 @@ class JobWorker:
                 log.error("job item failed: %s", type(error).__name__)
                 error = MedcodeError(ErrorCode.INTERNAL, incident=f"job item {work[0][0]}")
             return {work[0][0]: ("failed", error.as_dict())}
-        return {i: ("done", [s.model_dump(mode="json") for s in ss]) for (i, _), ss in zip(work, found, strict=True)}
+        return {i: ("done", proposal.as_dict()) for (i, _), proposal in zip(work, found, strict=True)}

@@ -16,13 +16,17 @@ from codesets.registry import load_codeset
 from codesets.types import display_code, normalize_code
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from medcode.types import ICD10_SYSTEMS, Suggestion
+from serving import coding_review
 from serving.schemas import DecisionCreate, DecisionPublic, EncounterMeta, EncounterPublic, FinalCode
 from serving.store.models import Decision, Encounter, utcnow
 from validation.types import Patient
 
-CSV_FIELDS = ("encounter_id", "external_id", "status", "system", "code", "description", "source", "replaces",
-              "decided_by", "decided_at")
+CSV_FIELDS = ("encounter_id", "external_id", "status", "system", "sequence", "principal", "code", "description",
+              "poa", "source", "replaces", "decided_by", "decided_at")
+
+
+#: Decisions as training reads them: choosing a principal also confirms the code.
+TRAINING_ACTIONS = {"accept": "accept", "reject": "reject", "add": "add", "modify": "modify", "principal": "accept"}
 
 
 def aware(value: datetime) -> datetime:
@@ -42,8 +46,7 @@ def _key(system: str, code: str) -> tuple[str, str]:
     return system, normalize_code(code)
 
 
-def suggestions_of(row: Encounter) -> list[Suggestion]:
-    return [Suggestion.model_validate(s) for s in row.suggestions]
+suggestions_of = coding_review.suggestions_of
 
 
 def _describe(settings: Settings, system: str, code: str) -> str:
@@ -58,60 +61,64 @@ def _describe(settings: Settings, system: str, code: str) -> str:
 
 
 def final_codes(row: Encounter) -> list[FinalCode]:
-    """Accepted + added + modified (the replacement) − rejected, replaying the trail in order."""
-    if row.final_codes is not None:  # frozen at submission
+    """The confirmed codes of the coding being built, in claim order (frozen at submission)."""
+    if row.final_codes is not None:
         return [FinalCode.model_validate(c) for c in row.final_codes]
-    described = {_key(s.system, s.code): s.description for s in suggestions_of(row)}
-    final: dict[tuple[str, str], FinalCode] = {}
-    for d in row.decisions:
-        key = _key(d.system, d.code)
-        if d.action == "reject":
-            final.pop(key, None)
-            continue
-        if d.action == "modify" and d.replaces:
-            final.pop(_key(d.system, d.replaces), None)
-        source = {"accept": "accepted", "add": "added", "modify": "modified"}[d.action]
-        description = described.get(key) or _description(d.system, d.code)
-        final[key] = FinalCode(code=d.code, system=d.system, description=description, source=source,
-                               replaces=d.replaces, decided_by=d.coder, decided_at=d.at)
-    return list(final.values())
-
-
-def _description(system: str, code: str) -> str:
-    if system in ICD10_SYSTEMS:
-        record = load_codeset(system).get(code)
-        return record.description if record else ""
-    return ""
+    return coding_review.final_codes(coding_review.replay(row))
 
 
 def record_decision(session: Session, settings: Settings, row: Encounter, body: DecisionCreate,
-                    key_name: str) -> Decision:
-    """Append one decision to the encounter's trail, after checking it makes sense."""
+                    key_name: str) -> Decision | None:
+    """Append one decision to the encounter's trail, after checking it makes sense; None (nothing stored)
+    when it would change nothing, such as a second accept of the same code."""
     if row.status == "submitted":
         raise MedcodeError(ErrorCode.CONFLICT, detail=f"encounter {row.id} is submitted; its codes are frozen")
     code = _describe(settings, body.system, body.code)
+    state = coding_review.replay(row)
     suggested = {_key(s.system, s.code) for s in suggestions_of(row)}
-    current = {_key(c.system, c.code) for c in final_codes(row)}
-    replaces = None
-    if body.action == "accept" and _key(body.system, code) not in suggested:
+    current = {e.key for e in [*state.diagnoses, *state.procedures]}
+    key = _key(body.system, code)
+    replaces = value = None
+    _check_fields(body)
+    if body.action in ("accept", "principal") and key not in suggested | current:
         raise MedcodeError(ErrorCode.NOT_SUGGESTED, system=body.system, code=code)
-    if body.action == "reject" and _key(body.system, code) not in suggested | current:
+    if body.action == "reject" and key not in suggested | current:
         raise MedcodeError(ErrorCode.NOT_SUGGESTED, system=body.system, code=code)
+    if body.action in ("principal", "poa") and body.system != "ICD-10-CM":
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"'{body.action}' applies to ICD-10-CM diagnoses only")
+    if body.action in ("sequence", "poa") and key not in current:
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"{code} is not in the coding being built")
     if body.action == "modify":
-        if not body.replaces:
-            raise MedcodeError(ErrorCode.BAD_INPUT, detail="modify needs 'replaces': the code it replaces")
-        replaces = display_code(body.system, body.replaces)
+        replaces = display_code(body.system, body.replaces or "")
         if _key(body.system, replaces) not in suggested | current:
             raise MedcodeError(ErrorCode.NOT_SUGGESTED, system=body.system, code=replaces)
-    elif body.replaces is not None:
-        raise MedcodeError(ErrorCode.BAD_INPUT, detail="'replaces' goes only with action 'modify'")
+        if _key(body.system, replaces) == key:
+            raise MedcodeError(ErrorCode.BAD_INPUT, detail="modify needs a code other than the one it replaces")
+    if body.action == "sequence":
+        value = str(body.position)
+    elif body.action == "poa":
+        value = body.poa
+    if coding_review.is_noop(state, body.action, body.system, code, position=body.position, poa=body.poa):
+        return None
     seq = (session.scalar(select(func.max(Decision.seq)).where(Decision.encounter_id == row.id)) or 0) + 1
     decision = Decision(encounter_id=row.id, seq=seq, action=body.action, system=body.system, code=code,
-                        replaces=replaces, coder=body.coder, reason=body.reason, at=utcnow(), key_name=key_name)
+                        replaces=replaces, coder=body.coder, reason=body.reason, value=value, at=utcnow(),
+                        key_name=key_name)
     session.add(decision)
     session.flush()
     session.refresh(row)
     return decision
+
+
+def _check_fields(body: DecisionCreate) -> None:
+    """Each action's own field, and no other: replaces for modify, position for sequence, poa for poa."""
+    needs = {"modify": "replaces", "sequence": "position", "poa": "poa"}
+    for action, name in needs.items():
+        given = getattr(body, name) is not None
+        if body.action == action and not given:
+            raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"{action} needs '{name}'")
+        if body.action != action and given:
+            raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"'{name}' goes only with action '{action}'")
 
 
 def submit(row: Encounter, key_name: str) -> None:
@@ -129,18 +136,31 @@ def meta_of(row: Encounter) -> EncounterMeta:
                          patient=Patient(age=row.patient_age, sex=row.patient_sex or "unknown"))
 
 
+def decision_public(d: Decision) -> DecisionPublic:
+    """A stored decision as the API shows it (its value read as the position or the POA indicator)."""
+    return DecisionPublic(seq=d.seq, action=d.action, code=d.code, system=d.system, replaces=d.replaces,  # type: ignore[arg-type]
+                          position=int(d.value) if d.action == "sequence" and d.value else None,
+                          poa=d.value if d.action == "poa" else None,  # type: ignore[arg-type]
+                          coder=d.coder, reason=d.reason, at=d.at, key_name=d.key_name)
+
+
 def public(row: Encounter) -> EncounterPublic:
-    """The encounter as the API shows it."""
+    """The encounter as the API shows it: the coding being built, checked, beside the suggestions."""
     suggestions = suggestions_of(row)
     touched = {_key(d.system, d.code) for d in row.decisions} | {
         _key(d.system, d.replaces) for d in row.decisions if d.replaces}
+    meta = meta_of(row)
+    state = coding_review.replay(row)
+    checked = coding_review.check(row, meta, state)
+    final = final_codes(row)
     return EncounterPublic(
-        id=row.id, external_id=row.external_id, status=row.status, text=row.note, encounter=meta_of(row),
-        systems=row.systems, suggestions=suggestions,
+        id=row.id, external_id=row.external_id, status=row.status, text=row.note, encounter=meta,
+        systems=row.systems, suggestions=suggestions, coding=coding_review.proposal(row), working=checked.coding,
         pending=[s for s in suggestions if _key(s.system, s.code) not in touched],
-        decisions=[DecisionPublic.model_validate(d, from_attributes=True) for d in row.decisions],
-        final_codes=final_codes(row), findings=row.findings or [], drg=row.drg, created_at=row.created_at,
-        created_by=row.created_by, submitted_at=row.submitted_at, submitted_by=row.submitted_by)
+        decisions=[decision_public(d) for d in row.decisions],
+        final_codes=final, findings=checked.findings, drg=checked.drg, drg_impact=checked.drg_impact,
+        created_at=row.created_at, created_by=row.created_by, submitted_at=row.submitted_at,
+        submitted_by=row.submitted_by)
 
 
 def codes_csv(rows: list[Encounter]) -> str:
@@ -151,7 +171,8 @@ def codes_csv(rows: list[Encounter]) -> str:
     for row in rows:
         for c in final_codes(row):
             writer.writerow({"encounter_id": row.id, "external_id": row.external_id or "", "status": row.status,
-                             "system": c.system, "code": c.code, "description": c.description,
+                             "system": c.system, "sequence": c.sequence, "principal": str(c.principal).lower(),
+                             "code": c.code, "description": c.description, "poa": c.poa or "",
                              "source": c.source, "replaces": c.replaces or "", "decided_by": c.decided_by,
                              "decided_at": c.decided_at.isoformat()})
     return out.getvalue()
@@ -170,9 +191,12 @@ def decisions_jsonl(session: Session, *, status: str | None = None) -> Iterator[
     for row in session.scalars(query):
         by_key = {_key(s.system, s.code): s for s in suggestions_of(row)}
         for d in row.decisions:
+            if d.action not in TRAINING_ACTIONS:
+                continue  # the code's place and POA say nothing about whether it belongs in the coding
             s = by_key.get(_key(d.system, d.code))
             yield json.dumps({
-                "encounter_id": row.id, "note": row.note, "system": d.system, "code": d.code, "action": d.action,
+                "encounter_id": row.id, "note": row.note, "system": d.system, "code": d.code,
+                "action": TRAINING_ACTIONS[d.action],
                 "replaces": d.replaces, "coder": d.coder, "reason": d.reason, "at": d.at.isoformat(),
                 "suggested": {"rank": s.rank, "score": s.score} if s else None,
             }, ensure_ascii=False) + "\n"

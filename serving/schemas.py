@@ -7,10 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from medcode.types import ICD10_SYSTEMS, Suggestion, System
+from coding.types import Coding, CodingContext, DroppedCode, Poa, RuleRef
+from medcode.types import ICD10_SYSTEMS, Evidence, Suggestion, System
 from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
-Action = Literal["accept", "reject", "add", "modify"]
+#: What a coder decides: a code in or out (accept, reject, add, modify), or its place in the claim
+#: (principal, sequence) and its present-on-admission indicator (poa).
+Action = Literal["accept", "reject", "add", "modify", "principal", "sequence", "poa"]
 EncounterStatus = Literal["pending", "submitted"]
 NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
                 "Assessment: NSTEMI. Plan: cardiac catheterization.")
@@ -25,6 +28,10 @@ class EncounterMeta(BaseModel):
     setting: Literal["inpatient", "outpatient"] | None = None
     date_of_service: ServiceDate | None = None
     patient: Patient = Patient()
+
+    def context(self) -> CodingContext:
+        """The coding context of this encounter (the coding step's default setting when none is given)."""
+        return CodingContext.model_validate(self.model_dump(exclude={"id"}, exclude_none=True))
 
 
 class SuggestRequest(BaseModel):
@@ -53,9 +60,12 @@ class FhirInput(BaseModel):
 
 
 class SuggestResponse(BaseModel):
-    """The suggestions for a note, with the validation findings and DRG where they apply."""
+    """The suggestions for a note and its proposed claim coding, with the validation findings and DRG."""
 
     suggestions: list[Suggestion]
+    coding: Coding = Field(description="The claim-ready coding the guidelines give: principal diagnosis, "
+                           "secondaries and procedures in sequence with POA, and the candidates left out and why. "
+                           "Its rules follow the encounter's setting (inpatient when none is given).")
     findings: list[Finding] = Field(default_factory=list, description="Coding-rule findings on the suggestions.")
     drg: DrgResult | None = Field(default=None, description="The MS-DRG of the coded codes (inpatient).")
     drg_impact: list[DrgImpact] = Field(default_factory=list,
@@ -68,13 +78,19 @@ class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"action": "accept", "code": "I10", "system": "ICD-10-CM", "coder": "jdoe"},
         {"action": "modify", "code": "I21.4", "system": "ICD-10-CM", "replaces": "I21.9", "coder": "jdoe",
-         "reason": "documented NSTEMI"}]})
+         "reason": "documented NSTEMI"},
+        {"action": "principal", "code": "K80.00", "system": "ICD-10-CM", "coder": "jdoe"},
+        {"action": "sequence", "code": "E11.65", "system": "ICD-10-CM", "position": 2, "coder": "jdoe"},
+        {"action": "poa", "code": "N17.9", "system": "ICD-10-CM", "poa": "N", "coder": "jdoe"}]})
 
     action: Action
     code: str = Field(min_length=1, max_length=20)
     system: System
     replaces: str | None = Field(default=None, min_length=1, max_length=20,
                                  description="For modify: the suggested code this one replaces.")
+    position: int | None = Field(default=None, ge=1, le=100,
+                                 description="For sequence: the code's new place in its list (1 = principal).")
+    poa: Poa | None = Field(default=None, description="For poa: the present-on-admission indicator.")
     coder: str = Field(min_length=1, max_length=200, description="Who decided (the person, not the key).")
     reason: str | None = Field(default=None, max_length=2000)
 
@@ -87,6 +103,8 @@ class DecisionPublic(BaseModel):
     code: str
     system: System
     replaces: str | None
+    position: int | None = None
+    poa: Poa | None = None
     coder: str
     reason: str | None
     at: datetime
@@ -94,15 +112,73 @@ class DecisionPublic(BaseModel):
 
 
 class FinalCode(BaseModel):
-    """A code of the final set and how it got there."""
+    """A code of the final set, its place on the claim, and how it got there."""
 
     code: str
     system: System
     description: str
+    sequence: int = Field(default=1, ge=1, description="Claim order within its system's list.")
+    principal: bool = Field(default=False, description="The principal (first-listed) diagnosis or procedure.")
+    poa: Poa | None = Field(default=None, description="Present on admission (inpatient diagnoses).")
     source: Literal["accepted", "added", "modified"]
     replaces: str | None = None
     decided_by: str
     decided_at: datetime
+
+
+CodeStatus = Literal["proposed", "confirmed"]
+
+
+class WorkingCode(BaseModel):
+    """One code of the coding being built: proposed by the coding step or put there by the coder."""
+
+    code: str
+    system: System
+    description: str
+    sequence: int = Field(ge=1, description="Place in its list; diagnosis 1 is the principal (first-listed).")
+    principal: bool
+    poa: Poa | None = None
+    status: CodeStatus = Field(description="proposed: not yet confirmed by a coder; confirmed: accepted, "
+                               "added, changed or chosen as principal.")
+    source: Literal["proposed", "added", "modified"]
+    replaces: str | None = Field(default=None, description="For a changed code: the code it replaced.")
+    severity: Literal["MCC", "CC"] | None = Field(default=None, description="What the MS-DRG grouper counts "
+                                                  "this secondary diagnosis as (inpatient).")
+    evidence: list[Evidence] = Field(default_factory=list)
+    rules: list[RuleRef] = Field(default_factory=list)
+    score: float | None = None
+    if_principal: DrgImpact | None = Field(default=None, description="The MS-DRG with this secondary diagnosis "
+                                           "as principal (inpatient).")
+    if_removed: DrgImpact | None = Field(default=None, description="The MS-DRG without this secondary diagnosis "
+                                         "or procedure (inpatient).")
+
+
+class Alternative(BaseModel):
+    """A ranked candidate outside the coding being built, with why the coding step left it out."""
+
+    suggestion: Suggestion
+    dropped: DroppedCode | None = None
+    rejected: bool = Field(default=False, description="A coder rejected it.")
+    impact: DrgImpact | None = Field(default=None, description="The MS-DRG if it were added; only for codes "
+                                     "whose evidence is present (never negated, historical, family or rule-out).")
+
+
+class AlternativeGroup(BaseModel):
+    """Candidates that compete for one concept (an ICD-10-CM category, an ICD-10-PCS root operation)."""
+
+    concept: str = Field(examples=["R10"])
+    title: str = Field(examples=["Abdominal and pelvic pain"])
+    system: System
+    coded: list[str] = Field(description="Codes of the coding being built under the same concept.")
+    alternatives: list[Alternative]
+
+
+class WorkingCoding(BaseModel):
+    """The proposed coding with the coder's decisions replayed: what the claim would be now."""
+
+    diagnoses: list[WorkingCode]
+    procedures: list[WorkingCode]
+    alternatives: list[AlternativeGroup]
 
 
 #: Paging offsets past this are refused (422): the database drivers overflow on larger integers.
@@ -134,13 +210,16 @@ class EncounterPublic(BaseModel):
     encounter: EncounterMeta
     systems: list[System] | None
     suggestions: list[Suggestion]
+    coding: Coding | None = Field(default=None, description="The coding step's proposal when the note was coded "
+                                  "(None for encounters stored before it existed).")
+    working: WorkingCoding = Field(description="The coding being built: the proposal with the decisions replayed.")
     pending: list[Suggestion] = Field(description="Suggestions no decision has touched yet.")
     decisions: list[DecisionPublic]
-    final_codes: list[FinalCode]
-    findings: list[Finding] = Field(description="Findings on the final codes and on the pending suggestions.")
-    drg: DrgResult | None = Field(description="The MS-DRG of the final codes (inpatient; first diagnosis principal).")
+    final_codes: list[FinalCode] = Field(description="The confirmed codes of the coding being built, in sequence.")
+    findings: list[Finding] = Field(description="Findings on the coding being built (never between candidates).")
+    drg: DrgResult | None = Field(description="The MS-DRG of the coding being built (inpatient).")
     drg_impact: list[DrgImpact] = Field(default_factory=list,
-                                        description="The DRG each pending suggestion would lead to if accepted.")
+                                        description="The DRG each alternative would lead to if added.")
     created_at: datetime
     created_by: str
     submitted_at: datetime | None
@@ -214,6 +293,8 @@ class JobCreate(BaseModel):
         "top": 10}]})
 
     notes: list[NoteIn] = Field(min_length=1, max_length=10_000)
+    encounter: EncounterMeta | None = Field(default=None, description="Setting, date and patient the notes' "
+                                            "codings follow (inpatient when none is given).")
     top: int | None = Field(default=None, ge=1, le=200)
     systems: list[System] | None = Field(default=None, min_length=1)
     negated: Literal["drop", "flag"] | None = None
@@ -237,6 +318,7 @@ class JobResult(BaseModel):
     id: str
     status: Literal["pending", "done", "failed"]
     suggestions: list[Suggestion] | None = None
+    coding: Coding | None = None
     error: dict[str, Any] | None = None
 
 

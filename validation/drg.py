@@ -84,6 +84,8 @@ def _group(encounter: Encounter, principal: CodedDiagnosis, secondary: list[Code
     raw = _grouper().group(claim(encounter, principal, secondary, procedures, version=version.version))
     drg = raw.get("final_drg") or 999
     weight = weights(version.weights).get(drg) if version.weights else None
+    counted = {display_code("ICD-10-CM", d["code"]): d["severity"] for d in raw.get("sdx_output") or ()
+               if d.get("severity") in ("CC", "MCC")}
     return DrgResult(
         drg=drg,
         description=raw.get("final_drg_description") or "Ungroupable",
@@ -93,6 +95,7 @@ def _group(encounter: Encounter, principal: CodedDiagnosis, secondary: list[Code
         relative_weight=weight,
         grouper_version=f"{version.label} (FY{version.fiscal_year})",
         return_code=raw.get("return_code") or "OK",
+        cc_mcc=counted,
     )
 
 
@@ -105,9 +108,21 @@ def group(encounter: Encounter) -> DrgResult | None:
                   [p.code for p in encounter.procedures])
 
 
+#: Assertions whose evidence never earns a DRG line: a negated, historical, family or uncertain ("rule out")
+#: mention is not a condition the stay can bill, so advertising its revenue is a compliance risk.
+NOT_BILLABLE_EVIDENCE = frozenset({"negated", "historical", "family", "possible", "hypothetical"})
+
+
+def present_evidence(suggestion: Suggestion) -> bool:
+    """Whether some of the suggestion's evidence states the condition as present."""
+    assertions = [e.assertion for e in suggestion.evidence] or [suggestion.assertion]
+    return any(a not in NOT_BILLABLE_EVIDENCE for a in assertions)
+
+
 def drg_impact(encounter: Encounter, suggestions: Iterable[Suggestion]) -> list[DrgImpact]:
     """For an inpatient encounter with a principal diagnosis: the DRG each pending ICD-10 suggestion would
-    lead to if accepted (a diagnosis as secondary, a procedure added); codes already coded are skipped."""
+    lead to if accepted (a diagnosis as secondary, a procedure added); codes already coded are skipped, and
+    so are codes whose evidence is only negated, historical, family or rule-out (`present_evidence`)."""
     principal = encounter.principal
     before = group(encounter)
     if before is None or principal is None:
@@ -118,7 +133,7 @@ def drg_impact(encounter: Encounter, suggestions: Iterable[Suggestion]) -> list[
     impacts = []
     for s in suggestions:
         key = normalize_code(s.code)
-        if s.system not in ICD10_SYSTEMS or key in coded:
+        if s.system not in ICD10_SYSTEMS or key in coded or not present_evidence(s):
             continue
         if s.system == "ICD-10-CM":
             after = _group(encounter, principal, [*secondary, CodedDiagnosis(code=key)], procedures)

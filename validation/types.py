@@ -103,6 +103,8 @@ class DrgResult(BaseModel):
     relative_weight: float | None = Field(description="CMS Table 5 weight for this grouper version, when known.")
     grouper_version: str = Field(description="MS-DRG version, e.g. 43.1 (FY2026, April).")
     return_code: str = Field(default="OK", description="The grouper's return code (OK, INVALID_PDX …).")
+    cc_mcc: dict[str, Literal["CC", "MCC"]] = Field(
+        default_factory=dict, description="The secondary diagnoses the grouper counted as CC or MCC, by code.")
 
 
 class DrgImpact(BaseModel):

@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from nlp.note import check_note
-from serving import checks, fhir, review
+from serving import fhir, proposals, review
 from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import (
     DecisionCreate,
+    EncounterMeta,
     EncounterPublic,
     EncounterStatus,
     EncounterSummary,
@@ -43,27 +44,29 @@ async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], 
         text, meta, _ = fhir.read_document(body.model_dump(mode="json"))
         body = SuggestRequest(text=text, encounter=meta)
     text = check_note(body.text, limit=services.settings.max_note_chars)
-    suggestions = await run_in_threadpool(runner.suggest, text, top=body.top, systems=body.systems,
-                                          negated=body.negated)
+    context = (body.encounter or EncounterMeta()).context()
+    found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=body.top,
+                                    systems=body.systems, negated=body.negated)
+    suggestions, coding = found[0].suggestions, found[0].coding
     services.metrics.suggestions.observe(len(suggestions))
-    found = await run_in_threadpool(checks.review, body.encounter, suggestions)
     meta = body.encounter
     row = Encounter(
         id=uuid.uuid4().hex, external_id=meta.id if meta else None, note=text,
         setting=meta.setting if meta else None, date_of_service=meta.date_of_service if meta else None,
         patient_age=meta.patient.age if meta else None, patient_sex=meta.patient.sex if meta else None,
         systems=list(body.systems) if body.systems else None,
-        suggestions=[s.model_dump(mode="json") for s in suggestions],
-        findings=[f.model_dump(mode="json") for f in found.findings],
-        drg=found.drg.model_dump(mode="json") if found.drg else None,
-        status="pending", created_at=utcnow(), created_by=caller.name)
+        suggestions=[s.model_dump(mode="json") for s in suggestions], coding=coding.model_dump(mode="json"),
+        findings=[], drg=None, status="pending", created_at=utcnow(), created_by=caller.name)
 
     def save() -> EncounterPublic:
         with services.store.session() as session:
+            shown = review.public(row)  # the proposed coding, checked: its findings go to the worklist
+            row.findings = [f.model_dump(mode="json") for f in shown.findings]
+            row.drg = shown.drg.model_dump(mode="json") if shown.drg else None
             session.add(row)
             session.flush()
             session.refresh(row)
-            return review.public(row)
+            return shown.model_copy(update={"created_at": row.created_at})
 
     return await run_in_threadpool(save)
 
@@ -96,7 +99,7 @@ def worklist(caller: CallerDep, session: SessionDep,
 def get_encounter(encounter_id: str, caller: CallerDep, session: SessionDep) -> EncounterPublic:
     """An encounter: note, suggestions, pending ones, decisions, state and final code set."""
     caller.require("read encounters")
-    return _with_review(review.get_encounter(session, encounter_id))
+    return review.public(review.get_encounter(session, encounter_id))
 
 
 def _most_severe(findings: list[dict[str, Any]]) -> Finding | None:
@@ -106,17 +109,16 @@ def _most_severe(findings: list[dict[str, Any]]) -> Finding | None:
         if findings else None
 
 
-def _with_review(row: Encounter) -> EncounterPublic:
-    """The encounter with the findings, DRG and DRG impact of its current codes."""
-    shown = review.public(row)
-    found = checks.review(shown.encounter, shown.pending, shown.final_codes)
-    return shown.model_copy(update={"findings": found.findings, "drg": found.drg, "drg_impact": found.drg_impact})
-
-
 @router.post("/{encounter_id}/decisions", status_code=201, response_model=EncounterPublic,
-             responses={**NOT_FOUND, 409: {"description": "The encounter is submitted"}})
-def decide(encounter_id: str, body: DecisionCreate, caller: CallerDep, services: ServicesDep) -> EncounterPublic:
-    """Record a coder's decision (appended to the audit trail with its time); returns the encounter."""
+             responses={**NOT_FOUND, 200: {"model": EncounterPublic, "description": "The decision would change "
+                                           "nothing (a second accept of a code, say): not stored"},
+                        409: {"description": "The encounter is submitted"}})
+def decide(encounter_id: str, body: DecisionCreate, caller: CallerDep, services: ServicesDep,
+           response: Response) -> EncounterPublic:
+    """Record a coder's decision (appended to the audit trail with its time); returns the encounter.
+
+    A decision that would change nothing (a second accept of the same code, a double click) is not
+    stored: the answer is then 200 with the encounter as it was, instead of 201."""
     caller.require("decide")
     attempts = 5
     while True:
@@ -124,13 +126,16 @@ def decide(encounter_id: str, body: DecisionCreate, caller: CallerDep, services:
         try:
             with services.store.session() as session:
                 row = review.get_encounter(session, encounter_id)
-                review.record_decision(session, services.settings, row, body, caller.name)
-                shown = _with_review(row)
+                stored = review.record_decision(session, services.settings, row, body, caller.name)
+                shown = review.public(row)
             break
         except (IntegrityError, OperationalError):
             # Two decisions on one encounter at once took the same sequence number: take the next.
             if not attempts:
                 raise
+    if stored is None:
+        response.status_code = 200
+        return shown
     services.metrics.decisions.labels(body.action).inc()
     return shown
 
@@ -143,22 +148,25 @@ def submit(encounter_id: str, caller: CallerDep, session: SessionDep) -> Encount
     row = review.get_encounter(session, encounter_id)
     review.submit(row, caller.name)
     session.flush()
-    return _with_review(row)
+    return review.public(row)
 
 
 @router.get("/{encounter_id}/codes", responses={**NOT_FOUND, 200: {"content": {
     "text/csv": {"schema": {"type": "string"}}, fhir.FHIR_JSON: {"schema": {"type": "object"}}}}})
 def export_codes(encounter_id: str, caller: CallerDep, session: SessionDep, request: Request,
                  format: Annotated[Literal["json", "csv", "fhir"], Query()] = "json") -> Any:
-    """The final code set as JSON, CSV or a FHIR Bundle of confirmed Conditions and completed Procedures."""
+    """The final code set, in claim sequence with the principal and POA, as JSON, CSV or a FHIR Bundle of
+    confirmed Conditions and completed Procedures (extensions `sequence`, `principal`, `poa`)."""
     caller.require("read encounters")
     row = review.get_encounter(session, encounter_id)
     if format == "csv":
         return PlainTextResponse(review.codes_csv([row]), media_type="text/csv")
     if format == "fhir":
         by_key = {(s.system, s.code): s for s in review.suggestions_of(row)}
-        items = [(c.system, c.code, c.description, by_key.get((c.system, c.code)))
-                 for c in review.final_codes(row)]
+        final = review.final_codes(row)
+        items = [(c.system, c.code, c.description, by_key.get((c.system, c.code))) for c in final]
+        places = {(c.system, c.code): fhir.Place(c.sequence, c.principal, c.poa) for c in final}
         reference = row.external_id if row.external_id and "/" in row.external_id else None
-        return JSONResponse(fhir.bundle(items, final=True, encounter=reference), media_type=fhir.FHIR_JSON)
+        return JSONResponse(fhir.bundle(items, final=True, encounter=reference, places=places),
+                            media_type=fhir.FHIR_JSON)
     return review.codes_json(row)

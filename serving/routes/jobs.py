@@ -84,5 +84,10 @@ def job_results(job_id: str, caller: CallerDep, session: SessionDep,
     job = _job(session, job_id)
     items = session.scalars(select(JobItem).where(JobItem.job_id == job_id).order_by(JobItem.seq)
                             .offset(offset).limit(limit))
-    return JobResults(job=JobPublic.model_validate(job, from_attributes=True), results=[
-        JobResult(id=i.item_id, status=i.status, suggestions=i.result, error=i.error) for i in items])
+    return JobResults(job=JobPublic.model_validate(job, from_attributes=True), results=[_result(i) for i in items])
+
+
+def _result(item: JobItem) -> JobResult:
+    """One item's outcome; items coded before the coding step stored a bare list of suggestions."""
+    found = {"suggestions": item.result} if isinstance(item.result, list) else item.result or {}
+    return JobResult(id=item.item_id, status=item.status, error=item.error, **found)

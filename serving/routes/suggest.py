@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from nlp.note import check_note
-from serving import checks, fhir
+from serving import checks, fhir, proposals
 from serving.deps import CallerDep, CoderDep, ServicesDep
 from serving.problems import PROBLEM_RESPONSES
-from serving.schemas import FhirInput, SuggestRequest, SuggestResponse
+from serving.schemas import EncounterMeta, FhirInput, SuggestRequest, SuggestResponse
 
 router = APIRouter(tags=["suggest"])
 
@@ -35,7 +35,7 @@ async def suggest(
     runner: CoderDep,
     services: ServicesDep,
 ) -> Any:
-    """Suggest codes for one note, with their evidence, validation findings and DRG where they apply."""
+    """Suggest codes for one note, with their evidence and the proposed claim coding, validation findings and DRG."""
     caller.require("suggest")
     from serving.routes.negotiation import wants_fhir
 
@@ -47,16 +47,18 @@ async def suggest(
     else:
         request_ = body
     text = check_note(request_.text, limit=services.settings.max_note_chars)
-    suggestions = await run_in_threadpool(runner.suggest, text, top=request_.top, systems=request_.systems,
-                                          negated=request_.negated)
+    context = (request_.encounter or EncounterMeta()).context()
+    found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=request_.top,
+                                    systems=request_.systems, negated=request_.negated)
+    suggestions, coding = found[0].suggestions, found[0].coding
     services.metrics.suggestions.observe(len(suggestions))
     if as_fhir:
         encounter = request_.encounter.id if request_.encounter and request_.encounter.id else None
         reference = encounter if encounter and "/" in encounter else None
-        return JSONResponse(fhir.suggestions_bundle(suggestions, subject=subject, encounter=reference),
+        return JSONResponse(fhir.suggestions_bundle(suggestions, subject=subject, encounter=reference, coding=coding),
                             media_type=fhir.FHIR_JSON)
     review = await run_in_threadpool(checks.review, request_.encounter, suggestions)
-    return SuggestResponse(suggestions=suggestions, findings=review.findings, drg=review.drg,
+    return SuggestResponse(suggestions=suggestions, coding=coding, findings=review.findings, drg=review.drg,
                            drg_impact=review.drg_impact)
 
 

@@ -69,6 +69,8 @@ class Encounter(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     submitted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     final_codes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: The coding step's proposal (`coding.Coding`) when the note was coded; decisions replay onto it.
+    coding: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     decisions: Mapped[list[Decision]] = relationship(back_populates="encounter", order_by="Decision.seq",
                                                      lazy="selectin")
@@ -89,6 +91,8 @@ class Decision(Base):
     replaces: Mapped[str | None] = mapped_column(String(20), nullable=True)
     coder: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The POA indicator of a `poa` decision, the new position of a `sequence` one.
+    value: Mapped[str | None] = mapped_column(String(20), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     key_name: Mapped[str] = mapped_column(String(200))
 
@@ -123,5 +127,6 @@ class JobItem(Base):
     item_id: Mapped[str] = mapped_column(String(200))
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
-    result: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: `{"suggestions": [...], "coding": {...}}` (a bare list of suggestions from before the coding step).
+    result: Mapped[dict[str, Any] | list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

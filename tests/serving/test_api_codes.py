@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_search_by_words_and_prefix(api):
     r = api.client.get("/v1/codes/search", params={"q": "essential hypert", "limit": 5}, headers=api.as_("coder"))
@@ -45,3 +47,16 @@ def test_unknown_code_and_wrong_system(api):
     assert r.status_code == 422 and r.json()["code"] == "E010"
     r = api.client.get("/v1/codes/ICD-10-PCS/I10", headers=api.as_("coder"))  # a CM code asked of PCS
     assert r.status_code == 404 and r.json()["code"] == "E011"
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("chf", "I50."), ("gerd", "K21.9"), ("afib", "I48."), ("uti", "N39.0"), ("esophageal cancer", "C15.9"),
+    ("AFib", "I48."),
+])
+def test_search_reads_abbreviations_and_coders_words(api, query, expected):
+    """Issue 21: type-ahead found nothing for these; abbreviations and synonyms are searched as their long forms."""
+    r = api.client.get("/v1/codes/search", params={"q": query, "system": "ICD-10-CM", "limit": 5},
+                       headers=api.as_("coder"))
+    codes = [h["code"] for h in r.json()["items"]]
+    assert codes and codes[0][:2] == expected[:2], codes  # "afib" is not afibrinogenemia, "uti" not utilities
+    assert any(c.startswith(expected) for c in codes), codes

@@ -73,14 +73,22 @@ class Server:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def decide(self, encounter_id: str, **decision: object) -> dict:
+        """Record a decision through the API (as a seeding coder); the encounter it returns."""
+        with self.client() as client:
+            response = client.post(f"/v1/encounters/{encounter_id}/decisions", json={"coder": "seed", **decision})
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
     def has_alternatives(self, system: str, code: str) -> bool:
-        """Whether the Change dialog has something to offer: a child, or a sibling under the parent."""
+        """Whether the Change dialog has something to offer: a billable child, or a billable sibling."""
         with self.client() as client:
             found = client.get(f"/v1/codes/{system}/{code}").json()
-            if found["children"]:
+            if any(c["billable"] for c in found["children"]):
                 return True
             parent = found["parents"][-1]["code"] if found["parents"] else None
-            return bool(parent) and len(client.get(f"/v1/codes/{system}/{parent}").json()["children"]) > 1
+            siblings = client.get(f"/v1/codes/{system}/{parent}").json()["children"] if parent else []
+            return any(c["billable"] and c["code"] != found["code"] for c in siblings)
 
     def encounter(self, encounter_id: str) -> dict:
         """The encounter as the API holds it now."""

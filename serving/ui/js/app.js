@@ -5,6 +5,7 @@ import { api, session, whenUnauthorized } from "./api.js";
 import { status } from "./dom.js";
 import { Worklist } from "./worklist.js";
 import { EncounterView } from "./encounter.js";
+import { showShortcuts } from "./dialogs.js";
 
 const $ = (selector) => document.querySelector(selector);
 const views = { signin: $("#signin"), worklist: $("#worklist"), encounter: $("#encounter") };
@@ -62,6 +63,8 @@ $("#signin-form").addEventListener("submit", async (event) => {
   route();
 });
 
+$("#shortcuts-button").addEventListener("click", showShortcuts);
+
 $("#signout").addEventListener("click", () => {
   session.signOut();
   location.hash = "#/";
@@ -84,7 +87,10 @@ const shortcuts = {
     "/": () => $("#filter-q").focus() },
   encounter: {
     j: () => encounter.move(1), k: () => encounter.move(-1),
-    a: () => encounter.accept(), r: () => encounter.reject(), m: () => encounter.modify(),
+    a: () => encounter.accept(), p: () => encounter.principal(),
+    J: () => encounter.shift(encounter.current, 1), K: () => encounter.shift(encounter.current, -1),
+    o: () => encounter.cyclePoa(), x: () => encounter.toggleAlternatives(),
+    r: () => encounter.reject(), m: () => encounter.modify(),
     s: () => encounter.openSearch(), "/": () => encounter.openSearch(),
     n: () => encounter.focusNote(),
     f: () => encounter.submit(), Escape: () => { location.hash = "#/"; },
@@ -95,8 +101,7 @@ document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
   if (event.key === "?" && !typing(event.target)) {
     event.preventDefault();
-    $("#shortcuts").open = true;
-    $("#shortcuts summary").focus();
+    showShortcuts();
     return;
   }
   const table = shortcuts[document.body.dataset.view];

@@ -46,15 +46,6 @@ export function renderFindings(list, findings) {
     f.fix ? h("span.fix", {}, ` Fix: ${f.fix}`) : null)));
 }
 
-/** The DRG impact line for one pending suggestion, or null. */
-export function impactLine(impacts, code) {
-  const impact = (impacts || []).find((i) => i.code === code);
-  if (!impact || impact.drg_after === impact.drg_before) return null;
-  const delta = (impact.weight_after ?? 0) - (impact.weight_before ?? 0);
-  return h("span.impact", {}, `Accepting: DRG ${impact.drg_before ?? "—"} → ${impact.drg_after}`,
-    ` (${delta >= 0 ? "+" : ""}${delta.toFixed(4)})`);
-}
-
 /** The findings that name `code`. */
 export function findingsFor(findings, code) {
   return (findings || []).filter((f) => (f.codes || []).includes(code));

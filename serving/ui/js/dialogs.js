@@ -60,7 +60,7 @@ export async function askAlternative(system, code, description) {
         h("legend", {}, kind),
         ...options.filter((o) => o.kind === kind).map((o) => h("label.option", {},
           h("input", { type: "radio", name: "alternative", value: o.code, "data-description": o.description }),
-          h("span.code", {}, o.code), " ", o.description, o.billable ? "" : h("span.badge", {}, "header, not billable"))))));
+          h("span.code", {}, o.code), " ", o.description)))));
       ok.disabled = false;
       const firstRadio = list.querySelector("input");
       firstRadio.checked = true;
@@ -73,13 +73,24 @@ export async function askAlternative(system, code, description) {
   return { code: chosen.value, description: chosen.dataset.description };
 }
 
-/** Confirm the final code set before submitting; resolves to true when confirmed. */
-export async function confirmSubmit(finalCodes, errorCount) {
+/** Confirm the final codes (the confirmed ones, in sequence) before submitting; resolves to true when confirmed.
+ * `errorCount` counts the error findings of the coding being built; `unconfirmed` its codes not yet confirmed. */
+export async function confirmSubmit(finalCodes, errorCount, unconfirmed = []) {
   const dialog = document.getElementById("submit-dialog");
   dialog.querySelector(".final-list").replaceChildren(...(finalCodes.length
-    ? finalCodes.map((c) => h("li", {}, h("span.code", {}, c.code), ` ${c.description || ""} (${c.system})`))
+    ? finalCodes.map((c) => h("li", {}, `${c.sequence}. `, h("span.code", {}, c.code), ` ${c.description || ""} (${c.system})`,
+      c.principal ? h("span.badge", {}, "principal") : null, c.poa ? ` POA ${c.poa}` : ""))
     : [h("li", {}, "No codes: the encounter will be submitted with an empty code set.")]));
-  dialog.querySelector(".submit-warning").textContent = errorCount
-    ? `${errorCount} error finding${errorCount === 1 ? "" : "s"} still open.` : "";
+  const warnings = [];
+  if (errorCount) warnings.push(`${errorCount} error finding${errorCount === 1 ? "" : "s"} on this coding still open.`);
+  if (unconfirmed.length) warnings.push(`Not confirmed, so not submitted: ${unconfirmed.join(", ")}.`);
+  dialog.querySelector(".submit-warning").textContent = warnings.join(" ");
   return (await run(dialog, dialog.querySelector("button[value=ok]"))) === "ok";
+}
+
+/** The keyboard shortcuts, in a modal dialog: Escape closes it and the page stays where it was. */
+export function showShortcuts() {
+  const dialog = document.getElementById("shortcuts");
+  if (dialog.open) return;
+  run(dialog, dialog.querySelector("button[data-cancel]"));
 }

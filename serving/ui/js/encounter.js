@@ -1,55 +1,37 @@
-// One encounter: the note with its evidence, the ranked suggestions, the coder's decisions and
-// the live checks. Every decision is a POST to the API; the page then re-reads the encounter, so
-// what it shows is always what the audit trail holds.
+// One encounter: the note with its evidence, the coding being built (proposed by the coding step,
+// confirmed and arranged by the coder), the alternatives, and the live checks. Every decision is a POST
+// to the API, which answers with the encounter re-checked, so the page shows what the audit trail holds.
 
 import { api } from "./api.js";
 import { h, announce, status, describePatient } from "./dom.js";
 import { renderNote, lightCodes, focusMark } from "./note.js";
-import { renderDrg, renderFindings, impactLine, findingsFor } from "./checks.js";
+import { renderDrg, renderFindings } from "./checks.js";
 import { askRejectReason, askAlternative, confirmSubmit } from "./dialogs.js";
+import { POA_VALUES, renderAlternatives, renderCoding } from "./coding.js";
 import { CodeSearch } from "./search.js";
 
 const DIMMED = new Set(["negated", "family"]);
-const STATE_TEXT = { accept: "Accepted", reject: "Rejected", modify: "Changed", pending: "Pending" };
 
 /** The encounter as the page uses it, from the API's body. */
 function normalize(body) {
-  const meta = body.encounter || body;
+  const meta = body.encounter || {};
   const all = body.suggestions || [];
   return {
     id: String(body.id),
     label: body.external_id || String(body.id),
     status: body.status || "pending",
-    text: body.text ?? body.note ?? "",
-    setting: meta.setting || "outpatient",
+    text: body.text ?? "",
+    setting: meta.setting || body.coding?.context?.setting || "outpatient",
     date: meta.date_of_service || "",
     patient: meta.patient || null,
     suggestions: all.filter((s) => !DIMMED.has(s.assertion)),
-    flagged: [...all.filter((s) => DIMMED.has(s.assertion)), ...(body.flagged || [])],
+    flagged: all.filter((s) => DIMMED.has(s.assertion)),
+    working: body.working || { diagnoses: [], procedures: [], alternatives: [] },
     decisions: body.decisions || [],
-    final: body.final_codes || body.codes || [],
+    final: body.final_codes || [],
     findings: body.findings || [],
     drg: body.drg || null,
-    drgImpact: body.drg_impact || [],
   };
-}
-
-/** The latest decision per suggested code: {action, reason, to}. */
-function decisionState(decisions) {
-  const state = new Map();
-  const added = new Map();
-  for (const d of decisions) {
-    if (d.action === "modify") {
-      state.set(d.replaces, { action: "modify", to: d.code, reason: d.reason });
-      added.delete(d.replaces);
-    } else if (d.action === "add") {
-      added.set(d.code, d);
-    } else {
-      state.set(d.code, { action: d.action, reason: d.reason });
-      if (d.action === "reject") added.delete(d.code);
-    }
-  }
-  return { state, added };
 }
 
 export class EncounterView {
@@ -57,10 +39,11 @@ export class EncounterView {
     this.root = root;
     this.done = done;
     this.enc = null;
+    this.rows = [];
     this.current = 0;
+    this.busy = false;
     this.drgBefore = null;
     this.noteEl = root.querySelector("#note-text");
-    this.listEl = root.querySelector("#suggestion-list");
     this.search = new CodeSearch(root.querySelector("#add-form"), {
       onPick: (c) => this.decide({ action: "add", code: c.code, system: c.system }, `added ${c.code}`),
     });
@@ -73,12 +56,28 @@ export class EncounterView {
     for (const button of root.querySelectorAll("[data-export]")) {
       button.addEventListener("click", () => this.export(button.dataset.export));
     }
+    const at = (code) => this.rows.findIndex((r) => r.code.code === code.code && r.code.system === code.system);
+    this.handlers = {
+      select: (code, options) => this.select(at(code), options),
+      accept: (code) => this.accept(at(code)),
+      principal: (code) => this.principal(at(code)),
+      up: (code) => this.shift(at(code), -1),
+      down: (code) => this.shift(at(code), 1),
+      poa: (code, value) => this.setPoa(at(code), value),
+      reject: (code) => this.reject(at(code)),
+      modify: (code) => this.modify(at(code)),
+      moveTo: (code, system, position) => this.decide({ action: "sequence", code, system, position },
+        `moved ${code} to place ${position}`),
+      light: (code) => this.light([code], true),
+      add: (s) => this.decide({ action: "accept", code: s.code, system: s.system }, `added ${s.code}`),
+      instead: (s, coded) => this.decide({ action: "modify", code: s.code, system: s.system, replaces: coded },
+        `changed ${coded} to ${s.code}`),
+    };
   }
 
   async load(id) {
     status("Loading the encounter…");
-    // Until the new encounter is in, shortcuts must not act on the previous one.
-    this.enc = null;
+    this.enc = null;  // until the new encounter is in, shortcuts must not act on the previous one
     this.root.querySelector("#encounter-h").textContent = "Encounter (loading…)";
     this.drgBefore = null;
     this.current = 0;
@@ -88,18 +87,9 @@ export class EncounterView {
     this.root.querySelector("#encounter-h").focus();
   }
 
-  /** Show `body` (the encounter as the API returned it after a decision), or re-read it. */
-  async refresh(cause, body) {
-    const before = this.enc.drg;
-    this.enc = normalize(body || await api.encounter(this.enc.id));
-    this.drgBefore = before;
-    this.render(cause);
-  }
-
   render(cause) {
     const e = this.enc;
-    const title = this.root.querySelector("#encounter-h");
-    title.textContent = `Encounter ${e.label}`;
+    this.root.querySelector("#encounter-h").textContent = `Encounter ${e.label}`;
     this.root.querySelector("#enc-patient").textContent = describePatient(e.patient);
     this.root.querySelector("#enc-setting").textContent = e.setting;
     this.root.querySelector("#enc-date").textContent = e.date || "—";
@@ -108,70 +98,32 @@ export class EncounterView {
     this.root.classList.toggle("readonly", submitted);
     this.root.querySelector("#submit-button").disabled = submitted;
     this.root.querySelector("#add-form fieldset").disabled = submitted;
+    this.root.querySelector("#dx-h").textContent = e.setting === "inpatient"
+      ? "Diagnoses (principal first)" : "Diagnoses (first-listed first)";
 
-    this.spans = this.buildSpans();
-    renderNote(this.noteEl, e.text, this.spans);
-    this.renderSuggestions();
+    renderNote(this.noteEl, e.text, this.buildSpans());
+    this.rows = renderCoding(this.root, e, this.handlers);
+    renderAlternatives(this.root.querySelector("#alternatives"), e, this.handlers);
     this.renderFlagged();
     this.renderFinal();
     renderFindings(this.root.querySelector("#findings"), e.findings);
     renderDrg(this.root.querySelector("#drg"), e, this.drgBefore, cause);
     this.renderAudit();
-    this.select(Math.min(this.current, Math.max(0, e.suggestions.length - 1)), { focus: false, scroll: false });
+    this.select(Math.min(this.current, Math.max(0, this.rows.length - 1)), { focus: false, scroll: false });
   }
 
   buildSpans() {
     const spans = [];
-    const push = (s, flagged) => s.evidence.forEach((ev, i) => {
-      const dim = flagged || DIMMED.has(ev.assertion);
-      const why = flagged ? s.assertion : ev.assertion;
-      spans.push({ id: `${s.system}:${s.code}:${i}`, start: ev.start, end: ev.end, codes: [s.code], dim,
-        label: `${s.code} ${s.description}${dim ? ` (${why}${flagged ? ", not suggested" : ""})` : ""}` });
+    const push = (c, dim, label) => (c.evidence || []).forEach((ev, i) => {
+      const off = dim || DIMMED.has(ev.assertion);
+      spans.push({ id: `${c.system}:${c.code}:${i}`, start: ev.start, end: ev.end, codes: [c.code], dim: off,
+        label: `${c.code} ${c.description}${off ? ` (${ev.assertion}${label})` : ""}` });
     });
-    this.enc.suggestions.forEach((s) => push(s, false));
-    this.enc.flagged.forEach((s) => push(s, true));
+    const w = this.enc.working;
+    [...w.diagnoses, ...w.procedures].forEach((c) => push(c, false, ""));
+    w.alternatives.forEach((g) => g.alternatives.forEach((a) => push(a.suggestion, false, "")));
+    this.enc.flagged.forEach((s) => push(s, true, ", not suggested"));
     return spans;
-  }
-
-  renderSuggestions() {
-    const { state } = decisionState(this.enc.decisions);
-    const items = this.enc.suggestions.map((s, i) => {
-      const d = state.get(s.code) || { action: "pending" };
-      const stateText = d.action === "modify" ? `Changed to ${d.to}`
-        : d.action === "reject" && d.reason ? `Rejected: ${d.reason}` : STATE_TEXT[d.action];
-      const problems = findingsFor(this.enc.findings, s.code);
-      return h("li", {
-        class: `suggestion state-${d.action}`, dataset: { index: String(i), code: s.code, system: s.system },
-        tabIndex: -1, "aria-labelledby": `sugg-${i}-code sugg-${i}-desc`, "aria-describedby": `sugg-${i}-state`,
-        onclick: (event) => { if (!event.target.closest("button")) this.select(i, { focus: true }); },
-      },
-        h("div.line", {},
-          h("span.rank", { "aria-hidden": "true" }, `${i + 1}.`),
-          h("button.code", {
-            type: "button", id: `sugg-${i}-code`, "aria-pressed": "false",
-            title: "Show its evidence in the note", onclick: () => this.select(i, { focus: false, scroll: true }),
-          }, s.code),
-          h("span.desc", { id: `sugg-${i}-desc` }, s.description),
-          h("span.score", { title: "score" },
-            h("meter", { min: 0, max: 1, value: s.score, "aria-label": `score ${s.score.toFixed(2)}` }),
-            ` ${s.score.toFixed(2)}`)),
-        h("div.meta", {},
-          h("span", { class: `badge assertion-${s.assertion}` }, s.assertion),
-          h("span.system", {}, s.system),
-          h("span.why", {}, s.why),
-          impactLine(this.enc.drgImpact, s.code),
-          ...problems.map((f) => h("span", { class: `finding ${f.severity}` }, `${f.severity}: ${f.message}`))),
-        h("div.actions", {},
-          h("span.state", { id: `sugg-${i}-state` }, stateText),
-          h("button", { type: "button", "data-action": "accept", onclick: () => this.accept(i),
-            "aria-label": `Accept ${s.code}`, "aria-keyshortcuts": "a", disabled: d.action === "accept" }, "Accept"),
-          h("button", { type: "button", "data-action": "reject", onclick: () => this.reject(i),
-            "aria-label": `Reject ${s.code}`, "aria-keyshortcuts": "r", disabled: d.action === "reject" }, "Reject"),
-          h("button", { type: "button", "data-action": "modify", onclick: () => this.modify(i),
-            "aria-label": `Change ${s.code} to a related code`, "aria-keyshortcuts": "m" }, "Change…")));
-    });
-    this.listEl.replaceChildren(...items);
-    if (!items.length) this.listEl.append(h("li.none", {}, "No suggestions for this note."));
   }
 
   renderFlagged() {
@@ -182,20 +134,14 @@ export class EncounterView {
     this.root.querySelector("#flagged").hidden = this.enc.flagged.length === 0;
   }
 
+  /** The confirmed codes, in claim sequence: what Submit sends. */
   renderFinal() {
-    const { added } = decisionState(this.enc.decisions);
     const list = this.root.querySelector("#final-list");
-    const final = this.enc.final;
-    // The API groups with the first diagnosis of the final set as principal; say which one that is.
-    const principal = this.enc.setting === "inpatient" ? final.find((c) => c.system === "ICD-10-CM") : null;
-    list.replaceChildren(...final.map((c) => h("li", {},
-      h("span.code", {}, c.code), ` ${c.description || ""} `, h("span.system", {}, c.system),
-      c === principal ? h("span.badge", {}, "principal") : null,
-      added.has(c.code) && this.enc.status === "pending"
-        ? h("button", { type: "button", onclick: () => this.decide(
-          { action: "reject", code: c.code, system: c.system, reason: "Removed after adding" }, `removed ${c.code}`),
-          "aria-label": `Remove ${c.code}` }, "Remove") : null)));
-    if (!final.length) list.append(h("li.none", {}, "No codes yet."));
+    list.replaceChildren(...this.enc.final.map((c) => h("li", {},
+      `${c.sequence}. `, h("span.code", {}, c.code), ` ${c.description || ""} `, h("span.system", {}, c.system),
+      c.principal ? h("span.badge", {}, c.system === "ICD-10-CM" ? "principal" : "principal procedure") : null,
+      c.poa ? ` POA ${c.poa}` : "")));
+    if (!this.enc.final.length) list.append(h("li.none", {}, "No confirmed codes yet."));
   }
 
   renderAudit() {
@@ -203,25 +149,24 @@ export class EncounterView {
     list.replaceChildren(...this.enc.decisions.map((d) => h("li", {},
       h("time", { datetime: d.at }, d.at ? new Date(d.at).toLocaleString() : ""), " ",
       `${d.coder || "?"}: ${d.action} ${d.code}`, d.replaces ? ` (was ${d.replaces})` : "",
-      d.reason ? ` — ${d.reason}` : "")));
+      d.position ? ` to place ${d.position}` : "", d.poa ? ` POA ${d.poa}` : "", d.reason ? ` — ${d.reason}` : "")));
     this.root.querySelector("#audit-count").textContent = String(this.enc.decisions.length);
   }
 
-  /** Make suggestion `i` the current one: its spans light up and (optionally) scroll into view. */
+  /** Make row `i` the current one: its evidence lights up and (optionally) it scrolls into view. */
   select(i, { focus = true, scroll = true } = {}) {
-    const items = [...this.listEl.querySelectorAll("li.suggestion")];
-    if (!items.length) return;
-    this.current = Math.max(0, Math.min(items.length - 1, i));
-    items.forEach((li, k) => {
+    if (!this.rows.length || i < 0) return;
+    this.current = Math.max(0, Math.min(this.rows.length - 1, i));
+    this.rows.forEach(({ li }, k) => {
       const on = k === this.current;
       li.tabIndex = on ? 0 : -1;
       li.classList.toggle("current", on);
       li.querySelector("button.code").setAttribute("aria-pressed", String(on));
     });
-    const item = items[this.current];
-    this.light([item.dataset.code], scroll);
-    if (focus) item.focus();
-    else if (scroll) item.scrollIntoView({ block: "nearest" });
+    const { li, code } = this.rows[this.current];
+    this.light([code.code], scroll);
+    if (focus) li.focus();
+    else if (scroll) li.scrollIntoView({ block: "nearest" });
   }
 
   light(codes, scroll) {
@@ -236,15 +181,17 @@ export class EncounterView {
     focusMark(this.noteEl, mark);
     const codes = mark.dataset.codes.split(" ");
     const box = this.root.querySelector("#span-codes");
-    const all = [...this.enc.suggestions, ...this.enc.flagged];
+    const w = this.enc.working;
+    const known = [...w.diagnoses, ...w.procedures, ...w.alternatives.flatMap((g) => g.alternatives.map((a) => a.suggestion)),
+      ...this.enc.flagged];
     box.replaceChildren(h("span", {}, "This span is evidence for: "), ...codes.map((code) => {
-      const s = all.find((x) => x.code === code);
-      const index = this.enc.suggestions.indexOf(s);
+      const c = known.find((x) => x.code === code);
+      const index = this.rows.findIndex((r) => r.code.code === code);
       return h("button.code", { type: "button", onclick: () => (index >= 0 ? this.select(index) : this.light([code], true)) },
-        code, s ? ` ${s.description}` : "", index < 0 ? " (not suggested)" : "");
+        code, c ? ` ${c.description}` : "", index < 0 ? " (not in the coding)" : "");
     }));
     box.hidden = false;
-    const index = this.enc.suggestions.findIndex((s) => codes.includes(s.code));
+    const index = this.rows.findIndex((r) => codes.includes(r.code.code));
     if (index >= 0) this.select(index, { focus: false, scroll: false });
     lightCodes(this.noteEl, codes);
     announce(`Evidence for ${codes.join(", ")}`);
@@ -264,66 +211,126 @@ export class EncounterView {
     }
   }
 
-  currentSuggestion() { return this.enc?.suggestions[this.current]; }
-
   /** Move focus into the note, at the current code's first highlight. */
   focusNote() {
     const mark = this.noteEl.querySelector("mark.lit") || this.noteEl.querySelector("mark");
     if (mark) focusMark(this.noteEl, mark);
   }
 
+  row(i = this.current) { return this.enc?.status === "pending" ? this.rows[i] : undefined; }
+
+  /** Send one decision; a second one while the first is on its way is ignored (a double click, a held key). */
   async decide(decision, what) {
-    if (this.enc.status !== "pending") return;
+    if (!this.enc || this.enc.status !== "pending" || this.busy) return false;
+    this.busy = true;
+    const keep = this.rows[this.current]?.code;
     try {
       const body = await api.decide(this.enc.id, decision);
-      // The decision route answers with the encounter, findings and DRG already re-checked.
-      await this.refresh(what, body && body.id ? body : undefined);
+      this.drgBefore = this.enc.drg;
+      this.enc = normalize(body);
+      this.render(what);
+      const again = keep ? this.indexOf(keep) : -1;  // the same code stays current, wherever it moved
+      if (again >= 0) this.select(again, { focus: false, scroll: false });
       const drg = this.enc.setting === "inpatient" && this.enc.drg ? ` MS-DRG ${this.enc.drg.drg}.` : "";
       status(`${what[0].toUpperCase()}${what.slice(1)}.`);
       announce(`${what[0].toUpperCase()}${what.slice(1)}.${drg}`);
+      return true;
     } catch (error) {
       status(`Could not record the decision: ${error.message}`, "error");
+      return false;
+    } finally {
+      this.busy = false;
     }
   }
 
+  indexOf(code) { return this.rows.findIndex((r) => r.code.code === code.code && r.code.system === code.system); }
+
+  /** Confirm the current code (one key: a), then go to the next one. */
   async accept(i = this.current) {
-    const s = this.enc.suggestions[i];
-    if (!s) return;
+    const r = this.row(i);
+    if (!r) return;
     this.current = i;
-    await this.decide({ action: "accept", code: s.code, system: s.system }, `accepted ${s.code}`);
-    this.select(this.current + 1, { focus: true, scroll: true });
+    if (r.code.status !== "confirmed") await this.decide({ action: "accept", code: r.code.code, system: r.code.system }, `confirmed ${r.code.code}`);
+    this.select(this.indexOf(r.code) + 1, { focus: true, scroll: true });
+  }
+
+  async principal(i = this.current) {
+    const r = this.row(i);
+    if (!r || r.kind !== "dx") return;
+    await this.decide({ action: "principal", code: r.code.code, system: r.code.system }, `made ${r.code.code} the principal diagnosis`);
+    this.select(this.indexOf(r.code), { focus: true, scroll: true });
+  }
+
+  /** Move the code one place up (-1) or down (+1) in its list. */
+  async shift(i, step) {
+    const r = this.row(i);
+    if (!r) return;
+    const list = r.kind === "dx" ? this.enc.working.diagnoses : this.enc.working.procedures;
+    const position = r.code.sequence + step;
+    if (position < 1 || position > list.length) return;
+    await this.decide({ action: "sequence", code: r.code.code, system: r.code.system, position },
+      `moved ${r.code.code} to place ${position}`);
+    this.select(this.indexOf(r.code), { focus: true, scroll: true });
+  }
+
+  async setPoa(i, value) {
+    const r = this.row(i);
+    if (!r || r.kind !== "dx" || !POA_VALUES.includes(value)) return;
+    await this.decide({ action: "poa", code: r.code.code, system: r.code.system, poa: value }, `set POA of ${r.code.code} to ${value}`);
+    this.select(this.indexOf(r.code), { focus: true, scroll: false });
+  }
+
+  /** The next POA indicator for the current diagnosis (one key: o). */
+  cyclePoa() {
+    const r = this.row();
+    if (!r || r.kind !== "dx" || this.enc.setting !== "inpatient") return;
+    const next = POA_VALUES[(POA_VALUES.indexOf(r.code.poa) + 1) % POA_VALUES.length];
+    this.setPoa(this.current, next);
   }
 
   async reject(i = this.current) {
-    const s = this.enc.suggestions[i];
-    if (!s || this.enc.status !== "pending") return;
+    const r = this.row(i);
+    if (!r) return;
     this.current = i;
-    const reason = await askRejectReason(s.code, s.description);
+    const reason = await askRejectReason(r.code.code, r.code.description);
     if (reason === null) return;
-    await this.decide({ action: "reject", code: s.code, system: s.system, reason }, `rejected ${s.code}`);
-    this.select(this.current + 1, { focus: true, scroll: true });
+    await this.decide({ action: "reject", code: r.code.code, system: r.code.system, reason }, `removed ${r.code.code}`);
+    this.select(Math.min(i, this.rows.length - 1), { focus: true, scroll: true });
   }
 
   async modify(i = this.current) {
-    const s = this.enc.suggestions[i];
-    if (!s || this.enc.status !== "pending") return;
+    const r = this.row(i);
+    if (!r) return;
     this.current = i;
-    const chosen = await askAlternative(s.system, s.code, s.description);
+    const chosen = await askAlternative(r.code.system, r.code.code, r.code.description);
     if (!chosen) return;
-    await this.decide({ action: "modify", code: chosen.code, system: s.system, replaces: s.code },
-      `changed ${s.code} to ${chosen.code}`);
-    this.select(this.current, { focus: true, scroll: false });
+    await this.decide({ action: "modify", code: chosen.code, system: r.code.system, replaces: r.code.code },
+      `changed ${r.code.code} to ${chosen.code}`);
+    this.select(i, { focus: true, scroll: false });
+  }
+
+  /** Open (or close) the alternatives that compete with the current code (one key: x). */
+  toggleAlternatives() {
+    const r = this.rows[this.current];
+    if (!r) return;
+    const concept = `${r.code.system}:${r.code.code.replace(".", "").slice(0, 3)}`;
+    const group = this.root.querySelector(`#alternatives details[data-concept="${concept}"]`);
+    if (!group) { status(`No alternatives compete with ${r.code.code}.`); return; }
+    group.open = !group.open;
+    if (group.open) group.querySelector("summary").focus();
   }
 
   openSearch() {
     if (this.enc.status !== "pending") return;
-    this.search.focus(this.currentSuggestion()?.system);
+    this.search.focus();  // the system stays what the coder chose
   }
 
   async submit() {
     if (this.enc.status !== "pending") return;
     const errors = this.enc.findings.filter((f) => f.severity === "error").length;
-    if (!(await confirmSubmit(this.enc.final, errors))) return;
+    const w = this.enc.working;
+    const unconfirmed = [...w.diagnoses, ...w.procedures].filter((c) => c.status !== "confirmed").map((c) => c.code);
+    if (!(await confirmSubmit(this.enc.final, errors, unconfirmed))) return;
     try {
       await api.submit(this.enc.id);
       announce(`Encounter ${this.enc.label} submitted.`);

@@ -94,8 +94,8 @@ export class CodeSearch {
     this.show([]);
   }
 
-  focus(system) {
-    if (system) this.system.value = system;
+  /** Focus the search box; the system stays the one the coder chose (issue 21: never switched silently). */
+  focus() {
     this.input.focus();
   }
 }

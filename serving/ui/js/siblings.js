@@ -71,6 +71,6 @@ export async function alternatives(system, code) {
     for (const d of found) if (d) add(d, "Other laterality");
   }
   const order = ["More specific", "Other laterality", "Other 7th character", "Other qualifier", "Sibling"];
-  // Billable codes first within a kind: a header code cannot be reported.
-  return out.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || Number(b.billable) - Number(a.billable));
+  // A header code cannot be reported, so it is never offered as a code to change to.
+  return out.filter((a) => a.billable).sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
 }
