@@ -176,6 +176,22 @@ class ValidationSettings(BaseModel):
     max_children: int = Field(default=12, description="Billable children offered for a header code.")
 
 
+class BillingSettings(BaseModel):
+    """Claims out to patient accounting and remittances back (claims/, `MEDCODE_BILLING__*`)."""
+
+    claim_type: Literal["auto", "institutional", "professional"] = Field(
+        default="auto", description="The claim a coding goes out as: auto means institutional for inpatient "
+        "encounters and professional for outpatient ones.")
+    coding_carcs: list[str] = Field(
+        default_factory=list, description="Claim adjustment reason codes, beyond CARC 4, 9, 10, 11, 16 (with RARC "
+        "M76, MA63 or MA65), 146, 167 and 236, that send a denied claim back to the coders, e.g. '[\"B22\"]'.")
+    sending_application: str = Field(default="MEDCODE", description="HL7 MSH-3 of the DFT^P03 messages.")
+    facility: str = Field(default="", description="HL7 MSH-4 / MSH-6 and the FHIR Claim's provider display.")
+    receiving_application: str = Field(default="PATIENT-ACCOUNTING", description="HL7 MSH-5.")
+    provider_npi: str = Field(default="", description="The billing provider's NPI, the FHIR Claim's provider "
+                              "identifier when set.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, from the environment (`MEDCODE_DATA_DIR`, `MEDCODE_INDEX__ENCODER` …)."""
 
@@ -208,6 +224,7 @@ class Settings(BaseSettings):
     distill: DistillSettings = DistillSettings()
     serving: ServingSettings = ServingSettings()
     validation: ValidationSettings = ValidationSettings()
+    billing: BillingSettings = BillingSettings()
 
 
 @lru_cache(maxsize=1)
