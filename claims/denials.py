@@ -8,7 +8,7 @@ codes each one concerns are data (`resources/coding_adjustments.json`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import cache
 from importlib.resources import files
@@ -76,21 +76,37 @@ def _codes(coding: ClaimCoding | None, concerns: Concerns, service: str | None) 
     return chosen
 
 
-def coding_denials(claim: RemittedClaim, coding: ClaimCoding | None,
-                   extra_carcs: Iterable[str] = ()) -> list[CodingDenial]:
-    """The adjustments of `claim` (claim and service level) that point at the coding."""
+class Reviewed(BaseModel):
+    """One adjustment of a remitted claim, where it sits (a service line's code, or the claim), and the
+    coding denial it amounts to, if any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    adjustment: Adjustment
+    remarks: list[str]
+    service: str | None = None
+    denial: CodingDenial | None = None
+
+
+def review_adjustments(claim: RemittedClaim, coding: Callable[[], ClaimCoding | None],
+                       extra_carcs: Iterable[str] = ()) -> list[Reviewed]:
+    """Every adjustment of `claim` (claim level, then each service line), judged.
+
+    `coding` gives the claim's coding, asked only when an adjustment points at it (grouping costs time).
+    """
     extra = frozenset(extra_carcs)
-    found = []
+    out = []
     levels = [(claim.adjustments, claim.remarks, None)] + [
         (s.adjustments, claim.remarks + s.remarks, s.procedure) for s in claim.services]
     for adjustments, remarks, service in levels:
         for adjustment in adjustments:
             hit = _classify(adjustment, remarks, extra)
-            if hit is None:
-                continue
-            reason, concerns = hit
-            rarcs = [r for r in remarks if r in _reasons()["carc_16"]["rarcs"]] if adjustment.carc == "16" else []
-            found.append(CodingDenial(group=adjustment.group, carc=adjustment.carc, rarcs=rarcs,
+            denial = None
+            if hit is not None:
+                reason, concerns = hit
+                rarcs = [r for r in remarks if r in _reasons()["carc_16"]["rarcs"]] if adjustment.carc == "16" else []
+                denial = CodingDenial(group=adjustment.group, carc=adjustment.carc, rarcs=rarcs,
                                       amount=adjustment.amount, reason=reason, concerns=concerns,
-                                      codes=_codes(coding, concerns, service)))
-    return found
+                                      codes=_codes(coding(), concerns, service))
+            out.append(Reviewed(adjustment=adjustment, remarks=remarks, service=service, denial=denial))
+    return out

@@ -18,7 +18,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from medcode.types import Suggestion
 from serving.schemas import DecisionCreate, DecisionPublic, EncounterMeta, EncounterPublic, FinalCode
-from serving.store.models import Decision, Encounter, utcnow
+from serving.store.models import Decision, Denial, Encounter, utcnow
 from validation.types import Patient
 
 CSV_FIELDS = ("encounter_id", "external_id", "status", "system", "code", "description", "source", "replaces",
@@ -106,18 +106,24 @@ def record_decision(session: Session, settings: Settings, row: Encounter, body: 
     elif body.replaces is not None:
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="'replaces' goes only with action 'modify'")
     seq = (session.scalar(select(func.max(Decision.seq)).where(Decision.encounter_id == row.id)) or 0) + 1
+    denial = session.scalar(select(func.max(Denial.id)).where(Denial.encounter_id == row.id,
+                                                              Denial.status == "open")) if row.status == "denied" else None
     decision = Decision(encounter_id=row.id, seq=seq, action=body.action, system=body.system, code=code,
-                        replaces=replaces, coder=body.coder, reason=body.reason, at=utcnow(), key_name=key_name)
+                        replaces=replaces, coder=body.coder, reason=body.reason, at=utcnow(), key_name=key_name,
+                        poa=body.poa, denial_id=denial)
     session.add(decision)
     session.flush()
     session.refresh(row)
     return decision
 
 
-def submit(row: Encounter, key_name: str) -> None:
-    """Freeze the final code set; later decisions are refused."""
+def submit(row: Encounter, key_name: str, session: Session | None = None) -> None:
+    """Freeze the final code set; later decisions are refused. Resubmitting a denied one resolves its denials."""
     if row.status == "submitted":
         raise MedcodeError(ErrorCode.CONFLICT, detail=f"encounter {row.id} is submitted already")
+    if session is not None and row.status == "denied":
+        for denial in session.scalars(select(Denial).where(Denial.encounter_id == row.id, Denial.status == "open")):
+            denial.status, denial.resolved_at = "resolved", utcnow()
     row.final_codes = [c.model_dump(mode="json") for c in final_codes(row)]
     row.status = "submitted"
     row.submitted_at = utcnow()
@@ -167,12 +173,16 @@ def decisions_jsonl(session: Session, *, status: str | None = None) -> Iterator[
     query = select(Encounter).order_by(Encounter.created_at, Encounter.id)
     if status:
         query = query.where(Encounter.status == status)
+    denials = {d.id: d for d in session.scalars(select(Denial))}
     for row in session.scalars(query):
         by_key = {_key(s.system, s.code): s for s in suggestions_of(row)}
         for d in row.decisions:
             s = by_key.get(_key(d.system, d.code))
+            denial = denials.get(d.denial_id) if d.denial_id else None
             yield json.dumps({
                 "encounter_id": row.id, "note": row.note, "system": d.system, "code": d.code, "action": d.action,
                 "replaces": d.replaces, "coder": d.coder, "reason": d.reason, "at": d.at.isoformat(),
-                "suggested": {"rank": s.rank, "score": s.score} if s else None,
+                "suggested": {"rank": s.rank, "score": s.score} if s else None, "poa": d.poa,
+                "denial": {"id": denial.id, "carc": denial.carc, "rarcs": denial.rarcs, "reason": denial.reason,
+                           "codes": denial.codes} if denial else None,
             }, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ from medcode.types import Suggestion, System
 from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
 Action = Literal["accept", "reject", "add", "modify"]
-EncounterStatus = Literal["pending", "submitted"]
+EncounterStatus = Literal["pending", "submitted", "denied"]
 NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
                 "Assessment: NSTEMI. Plan: cardiac catheterization.")
 
@@ -77,6 +77,8 @@ class DecisionCreate(BaseModel):
                                  description="For modify: the suggested code this one replaces.")
     coder: str = Field(min_length=1, max_length=200, description="Who decided (the person, not the key).")
     reason: str | None = Field(default=None, max_length=2000)
+    poa: Literal["Y", "N", "U", "W", "1"] | None = Field(
+        default=None, description="Present on admission, for an ICD-10-CM code of an inpatient claim.")
 
 
 class DecisionPublic(BaseModel):
@@ -91,6 +93,8 @@ class DecisionPublic(BaseModel):
     reason: str | None
     at: datetime
     key_name: str
+    poa: str | None = None
+    denial_id: int | None = Field(default=None, description="The payer's denial this decision answered, if any.")
 
 
 class FinalCode(BaseModel):
