@@ -25,6 +25,8 @@ POA_FIELD = 26
 #: HL7 table 0052: final diagnoses and the admitting one; table 0396: the code systems.
 DIAGNOSIS_TYPE = {"principal": "F", "secondary": "F", "admitting": "A"}
 SEX = {"male": "M", "female": "F", "unknown": "U"}
+#: HL7 table 0895 has E (exempt) where CMS writes 1.
+POA = {"Y": "Y", "N": "N", "U": "U", "W": "W", "1": "E"}
 CM, PCS = "I10C", "I10P"
 
 
@@ -88,9 +90,9 @@ def dft_message(coding: ClaimCoding, billing: BillingSettings, *, now: dt.dateti
         m.add_segment("DRG").drg_1 = f"{coding.drg.drg:03d}^{_escape(coding.drg.description)}^MS-DRG"
     try:
         m.validate()
-    except HL7apyException as error:
+    except (HL7apyException, ValueError) as error:  # hl7apy raises ValueError for bad data types
         raise MedcodeError(ErrorCode.BAD_CLAIM, format="HL7", id=coding.encounter_id, detail=str(error)) from None
-    poa = {str(d.sequence): d.poa for d in coding.diagnoses if d.poa and coding.setting == "inpatient"}
+    poa = {str(d.sequence): POA[d.poa] for d in coding.diagnoses if d.poa in POA and coding.setting == "inpatient"}
     text = "\r".join(_with_poa(line, poa) for line in m.to_er7().split("\r"))
     validate_message(text, coding.encounter_id)
     return text
@@ -109,13 +111,17 @@ def validate_message(text: str, encounter_id: str = "") -> None:
     """Check an ER7 `DFT^P03` strictly: 2.5.1 for the message, 2.6 for DG1s carrying POA; E071 if it fails."""
     lines = text.split("\r")
     try:
-        core = [line.split("|")[:POA_FIELD] if line.startswith("DG1|") else line for line in lines]
-        parse_message("\r".join("|".join(x).rstrip("|") if isinstance(x, list) else x for x in core),
-                      validation_level=VALIDATION_LEVEL.STRICT).validate()
+        core = ["|".join(line.split("|")[:POA_FIELD]).rstrip("|") if line.startswith("DG1|") else line
+                for line in lines]
+        parse_message("\r".join(core), validation_level=VALIDATION_LEVEL.STRICT).validate()
         for line in lines:
             if line.startswith("DG1|") and len(line.split("|")) > POA_FIELD:
                 parse_segment(line, version="2.6", validation_level=VALIDATION_LEVEL.STRICT).validate()
-    except HL7apyException as error:
+                # hl7apy checks the field's type, not its table: the POA must be one of table 0895's.
+                if line.split("|")[POA_FIELD] not in POA.values():
+                    raise MedcodeError(ErrorCode.BAD_CLAIM, format="HL7", id=encounter_id,
+                                       detail="DG1-26 is not a present-on-admission value of HL7 table 0895")
+    except (HL7apyException, ValueError) as error:  # hl7apy raises ValueError for bad data types
         raise MedcodeError(ErrorCode.BAD_CLAIM, format="HL7", id=encounter_id, detail=str(error)) from None
 
 

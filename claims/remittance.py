@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pyx12.error_handler
@@ -112,11 +112,9 @@ class _Errors(pyx12.error_handler.err_handler):
         return node.get_cur_line() if node is not None else self.cur_line
 
 
-def _amount(value: str | None, where: str) -> Decimal:
-    try:
-        return Decimal(value or "0")
-    except InvalidOperation:
-        raise MedcodeError(ErrorCode.BAD_REMITTANCE, source="835", detail=f"{where} is not an amount") from None
+def _amount(value: str | None) -> Decimal:
+    """An amount pyx12 has checked (type R) already."""
+    return Decimal(value or "0")
 
 
 def _adjustments(node: Any) -> list[Adjustment]:
@@ -128,8 +126,8 @@ def _adjustments(node: Any) -> list[Adjustment]:
             if not reason:
                 continue
             quantity = cas.get_value(f"CAS{4 + 3 * k:02d}")
-            out.append(Adjustment(group=group, carc=reason, amount=_amount(cas.get_value(f"CAS{3 + 3 * k:02d}"), "CAS"),
-                                  quantity=_amount(quantity, "CAS") if quantity else None))
+            out.append(Adjustment(group=group, carc=reason, amount=_amount(cas.get_value(f"CAS{3 + 3 * k:02d}")),
+                                  quantity=_amount(quantity) if quantity else None))
     return out
 
 
@@ -143,7 +141,7 @@ def _claim(node: Any) -> RemittedClaim:
         services.append(ServiceLine(procedure=code or (composite or None), adjustments=_adjustments(svc),
                                     remarks=[lq.get_value("LQ02") for lq in svc.select("LQ") if lq.get_value("LQ02")]))
     return RemittedClaim(claim_id=node.get_value("CLP01"), status=node.get_value("CLP02"),
-                         charged=_amount(node.get_value("CLP03"), "CLP03"), paid=_amount(node.get_value("CLP04"), "CLP04"),
+                         charged=_amount(node.get_value("CLP03")), paid=_amount(node.get_value("CLP04")),
                          payer_claim_id=node.get_value("CLP07") or None, adjustments=_adjustments(node),
                          remarks=remarks, services=services)
 
@@ -162,6 +160,8 @@ def read_835(data: str | bytes, source: str = "835") -> list[Remittance]:
     try:
         reader = pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(data))
         for node in reader.iter_segments("2100"):
+            if errors.found:
+                break  # what pyx12 found in this segment comes first, before we read its values
             seg = node.id
             if seg == "ST":
                 if node.get_value("ST01") != "835":
@@ -186,6 +186,8 @@ def read_835(data: str | bytes, source: str = "835") -> list[Remittance]:
             raise MedcodeError(ErrorCode.BAD_REMITTANCE, source=source, detail=type(error).__name__) from None
     finally:
         logger.disabled = quiet
+    if not errors.found and not all(isa.is_closed() for isa in errors.children):
+        errors.found.append("the interchange ends before its IEA segment: the file is cut short")
     if errors.found:
         more = f" (and {len(errors.found) - 1} more)" if len(errors.found) > 1 else ""
         raise MedcodeError(ErrorCode.BAD_REMITTANCE, source=source, detail=errors.found[0] + more)
