@@ -24,9 +24,6 @@ from medcode.errors import ErrorCode, MedcodeError
 
 #: CAS holds up to six (reason, amount, quantity) triplets after its group code.
 CAS_TRIPLETS = 6
-#: Claim-level remark codes: MOA03–07 (outpatient), MIA05 and MIA20–24 (inpatient).
-MOA_REMARKS = ("MOA03", "MOA04", "MOA05", "MOA06", "MOA07")
-MIA_REMARKS = ("MIA05", "MIA20", "MIA21", "MIA22", "MIA23", "MIA24")
 
 
 class Adjustment(BaseModel):
@@ -117,33 +114,57 @@ def _amount(value: str | None) -> Decimal:
     return Decimal(value or "0")
 
 
-def _adjustments(node: Any) -> list[Adjustment]:
+def _fields(segment: Any) -> list[list[str]]:
+    """A segment's elements, each as its components (pyx12's own path lookups cost more than its parse)."""
+    return [[e.get_value() for e in composite.elements] for composite in segment.elements]
+
+
+def _field(fields: list[list[str]], position: int, component: int = 1) -> str:
+    """Element `position` (1-based, as in CLP01), component `component`; '' when absent."""
+    if position > len(fields) or component > len(fields[position - 1]):
+        return ""
+    return fields[position - 1][component - 1]
+
+
+def _cas(fields: list[list[str]]) -> list[Adjustment]:
+    group = _field(fields, 1)
     out = []
-    for cas in node.select("CAS"):
-        group = cas.get_value("CAS01")
-        for k in range(CAS_TRIPLETS):
-            reason = cas.get_value(f"CAS{2 + 3 * k:02d}")
-            if not reason:
-                continue
-            quantity = cas.get_value(f"CAS{4 + 3 * k:02d}")
-            out.append(Adjustment(group=group, carc=reason, amount=_amount(cas.get_value(f"CAS{3 + 3 * k:02d}")),
+    for k in range(CAS_TRIPLETS):
+        reason, amount, quantity = (_field(fields, 2 + 3 * k + j) for j in range(3))
+        if reason:
+            out.append(Adjustment(group=group, carc=reason, amount=_amount(amount),
                                   quantity=_amount(quantity) if quantity else None))
     return out
 
 
-def _claim(node: Any) -> RemittedClaim:
-    remarks = [v for seg, names in (("MOA", MOA_REMARKS), ("MIA", MIA_REMARKS)) for s in node.select(seg)
-               for v in (s.get_value(n) for n in names) if v]
-    services = []
-    for svc in node.select("2110"):
-        composite = svc.get_value("SVC01") or ""
-        code = svc.get_value("SVC01-2")
-        services.append(ServiceLine(procedure=code or (composite or None), adjustments=_adjustments(svc),
-                                    remarks=[lq.get_value("LQ02") for lq in svc.select("LQ") if lq.get_value("LQ02")]))
-    return RemittedClaim(claim_id=node.get_value("CLP01"), status=node.get_value("CLP02"),
-                         charged=_amount(node.get_value("CLP03")), paid=_amount(node.get_value("CLP04")),
-                         payer_claim_id=node.get_value("CLP07") or None, adjustments=_adjustments(node),
-                         remarks=remarks, services=services)
+#: Remark codes' element positions in MOA (03–07) and MIA (05, 20–24).
+REMARKS_AT = {"MOA": (3, 4, 5, 6, 7), "MIA": (5, 20, 21, 22, 23, 24)}
+
+
+def _claim(loop: Any) -> RemittedClaim:
+    """The 2100 loop pyx12 has validated, read in segment order: after an SVC, CAS and LQ are its own."""
+    claim: list[list[str]] = []
+    adjustments: list[Adjustment] = []
+    remarks: list[str] = []
+    services: list[dict[str, Any]] = []
+    for item in loop.iterate_segments():
+        segment = item["segment"]
+        seg_id, fields = segment.get_seg_id(), _fields(segment)
+        if seg_id == "CLP":
+            claim = fields
+        elif seg_id == "SVC":
+            services.append({"procedure": _field(fields, 1, 2) or _field(fields, 1) or None, "adjustments": [],
+                             "remarks": []})
+        elif seg_id == "CAS":
+            (services[-1]["adjustments"] if services else adjustments).extend(_cas(fields))
+        elif seg_id == "LQ" and services and _field(fields, 2):
+            services[-1]["remarks"].append(_field(fields, 2))
+        elif seg_id in REMARKS_AT:
+            remarks += [v for v in (_field(fields, i) for i in REMARKS_AT[seg_id]) if v]
+    return RemittedClaim(claim_id=_field(claim, 1), status=_field(claim, 2), charged=_amount(_field(claim, 3)),
+                         paid=_amount(_field(claim, 4)), payer_claim_id=_field(claim, 7) or None,
+                         adjustments=adjustments, remarks=remarks,
+                         services=[ServiceLine.model_validate(s) for s in services])
 
 
 def read_835(data: str | bytes, source: str = "835") -> list[Remittance]:

@@ -25,12 +25,13 @@ from validation.types import Encounter as CodedEncounter
 MEDIA = {"fhir": "application/fhir+json", "hl7": "x-application/hl7-v2+er7", "x12": "application/edi-x12"}
 
 
-def claim_coding_for(row: Encounter, settings: Settings) -> ClaimCoding:
+def claim_coding_for(row: Encounter, settings: Settings, *, with_drg: bool = True) -> ClaimCoding:
     """The claim coding of an encounter's final codes.
 
     Until the encounter carries its claim-ready coding (sequence, principal, POA from coding/), the
     principal is the first final diagnosis and each diagnosis's POA is the last one a decision gave it.
-    This is the one place that reads it: switch it to the final coding when that lands.
+    This is the one place that reads it: switch it to the final coding when that lands. `with_drg=False`
+    skips grouping where only the codes matter.
     """
     final = review.final_codes(row)
     poa: dict[str, str] = {}
@@ -44,7 +45,7 @@ def claim_coding_for(row: Encounter, settings: Settings) -> ClaimCoding:
         diagnoses=[CodedDiagnosis(code=c.code, principal=i == 0, poa=poa.get(normalize_code(c.code)))
                    for i, c in enumerate(cm)],
         procedures=[CodedProcedure(code=c.code, date=row.date_of_service) for c in final if c.system == "ICD-10-PCS"])
-    drg = validation.group(encounter) if encounter.setting == "inpatient" and cm else None
+    drg = validation.group(encounter) if with_drg and encounter.setting == "inpatient" and cm else None
     kind = settings.billing.claim_type
     claim_type: ClaimType = kind if kind != "auto" else (
         "institutional" if encounter.setting == "inpatient" else "professional")

@@ -137,7 +137,7 @@ def _no_coding() -> None:
 def _lazy(encounter: Encounter, settings: Settings) -> Callable[[], ClaimCoding | None]:
     @cache
     def coding() -> ClaimCoding | None:
-        return claim_coding_for(encounter, settings)
+        return claim_coding_for(encounter, settings, with_drg=False)  # a denial names codes, not the DRG
     return coding
 
 

@@ -104,7 +104,7 @@ export class EncounterView {
     this.root.querySelector("#enc-setting").textContent = e.setting;
     this.root.querySelector("#enc-date").textContent = e.date || "—";
     this.root.querySelector("#enc-status").textContent = e.status;
-    const submitted = e.status !== "pending";
+    const submitted = e.status === "submitted";  // a denied encounter is open again for corrections
     this.root.classList.toggle("readonly", submitted);
     this.root.querySelector("#submit-button").disabled = submitted;
     this.root.querySelector("#add-form fieldset").disabled = submitted;
@@ -191,7 +191,7 @@ export class EncounterView {
     list.replaceChildren(...final.map((c) => h("li", {},
       h("span.code", {}, c.code), ` ${c.description || ""} `, h("span.system", {}, c.system),
       c === principal ? h("span.badge", {}, "principal") : null,
-      added.has(c.code) && this.enc.status === "pending"
+      added.has(c.code) && this.enc.status !== "submitted"
         ? h("button", { type: "button", onclick: () => this.decide(
           { action: "reject", code: c.code, system: c.system, reason: "Removed after adding" }, `removed ${c.code}`),
           "aria-label": `Remove ${c.code}` }, "Remove") : null)));
@@ -273,7 +273,7 @@ export class EncounterView {
   }
 
   async decide(decision, what) {
-    if (this.enc.status !== "pending") return;
+    if (this.enc.status === "submitted") return;
     try {
       const body = await api.decide(this.enc.id, decision);
       // The decision route answers with the encounter, findings and DRG already re-checked.
@@ -296,7 +296,7 @@ export class EncounterView {
 
   async reject(i = this.current) {
     const s = this.enc.suggestions[i];
-    if (!s || this.enc.status !== "pending") return;
+    if (!s || this.enc.status === "submitted") return;
     this.current = i;
     const reason = await askRejectReason(s.code, s.description);
     if (reason === null) return;
@@ -306,7 +306,7 @@ export class EncounterView {
 
   async modify(i = this.current) {
     const s = this.enc.suggestions[i];
-    if (!s || this.enc.status !== "pending") return;
+    if (!s || this.enc.status === "submitted") return;
     this.current = i;
     const chosen = await askAlternative(s.system, s.code, s.description);
     if (!chosen) return;
@@ -316,12 +316,12 @@ export class EncounterView {
   }
 
   openSearch() {
-    if (this.enc.status !== "pending") return;
+    if (this.enc.status === "submitted") return;
     this.search.focus(this.currentSuggestion()?.system);
   }
 
   async submit() {
-    if (this.enc.status !== "pending") return;
+    if (this.enc.status === "submitted") return;
     const errors = this.enc.findings.filter((f) => f.severity === "error").length;
     if (!(await confirmSubmit(this.enc.final, errors))) return;
     try {
