@@ -114,3 +114,37 @@ def test_x12_professional_has_one_hi_without_poa_or_procedures() -> None:
     assert text == "HI*ABK:I5023*ABF:E119*ABF:I10~\n"
     with pytest.raises(MedcodeError, match="at most 11"):
         hi_segments(coding("professional", others=10))
+
+
+def _in_837i(hi: str) -> list[str]:
+    """pyx12's errors for an 837I (005010X223A2) claim carrying these HI segments, the rest fixed."""
+    import io
+
+    import pyx12.params
+    import pyx12.x12context
+
+    from claims.remittance import _Errors
+
+    body = ["ST*837*0001*005010X223A2", "BHT*0019*00*0123*20260515*0930*CH", "NM1*41*2*GENERAL HOSPITAL*****46*TGJ23",
+            "PER*IC*BILLING*TE*3055552222", "NM1*40*2*ACME HEALTH PLAN*****46*66783JJT", "HL*1**20*1",
+            "NM1*85*2*GENERAL HOSPITAL*****XX*1234567893", "N3*1 HOSPITAL DR", "N4*SPRINGFIELD*IL*627010001",
+            "REF*EI*123456789", "HL*2*1*22*0", "SBR*P*18*******MB", "NM1*IL*1*DOE*JANE****MI*111111111A",
+            "N3*1 MAIN ST", "N4*SPRINGFIELD*IL*62701", "DMG*D8*19560101*F", "NM1*PR*2*ACME HEALTH PLAN*****PI*00435",
+            "CLM*ENC-1001*12500***11:A:1**A*Y*Y", "DTP*434*RD8*20260501-20260505", "CL1*1*7*01",
+            *(line.rstrip("~") for line in hi.splitlines()), "NM1*71*1*DOE*JOHN****XX*1234567893", "LX*1",
+            "SV2*0300*HC:81000*120*UN*1", "DTP*472*D8*20260501"]
+    body.append(f"SE*{len(body) + 1}*0001")
+    text = "~\n".join(["ISA*00*          *00*          *ZZ*GENHOSP        *ZZ*ACMEPAYER      *260515*0930*^*00501*"
+                       "000000001*0*P*:", "GS*HC*GENHOSP*ACMEPAYER*20260515*0930*1*X*005010X223A2", *body, "GE*1*1",
+                       "IEA*1*000000001"]) + "~\n"
+    errors = _Errors()
+    for _ in pyx12.x12context.X12ContextReader(pyx12.params.params(), errors, io.StringIO(text)).iter_segments():
+        pass
+    return errors.found
+
+
+def test_x12_fragment_validates_inside_an_837i_with_pyx12() -> None:
+    hi = hi_segments(coding())
+    assert _in_837i(hi) == []
+    assert _in_837i(hi.replace("ABF:E119", "XYZ:E119"))  # the map knows the qualifiers
+    assert _in_837i(hi.replace(":::::::Y", ":::::::Q"))  # and the POA values
