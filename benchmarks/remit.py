@@ -50,7 +50,8 @@ def make_835(claim_ids: list[str]) -> str:
         if i % 5 == 1:
             body += ["SVC*HC:93000*100*0**1", "DTM*472*20260501", "CAS*CO*236*100"]
     body.append(f"SE*{len(body) + 1}*0001")
-    segments = ["ISA*00*          *00*          *ZZ*ACMEPAYER      *ZZ*GENHOSP        *260515*0930*^*00501*000000999*0*P*:",
+    isa = "ISA*00*          *00*          *ZZ*ACMEPAYER      *ZZ*GENHOSP        *260515*0930*^*00501*000000999*0*P*:"
+    segments = [isa,
                 "GS*HP*ACMEPAYER*GENHOSP*20260515*0930*999*X*005010X221A1", *body, "GE*1*999", "IEA*1*000000999"]
     return "~\n".join(segments) + "~\n"
 
@@ -91,8 +92,8 @@ def main() -> None:
             result = import_835(session, text, settings, "bench")
         import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
         store.close()
-    print(f"835 of {args.claims} claims, {len(text) / 1024:.0f} KiB, {sum(len(c.adjustments) for c in parsed[0].claims)} "
-          "claim-level adjustments")
+    adjustments = sum(len(c.adjustments) for c in parsed[0].claims)
+    print(f"835 of {args.claims} claims, {len(text) / 1024:.0f} KiB, {adjustments} claim-level adjustments")
     # Wall time follows how busy the machine is; the CPU time of this process says what the work costs.
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"parse alone (pyx12): {parse_s:.2f} s wall, {parse_cpu:.2f} s CPU")

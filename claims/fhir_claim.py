@@ -51,8 +51,9 @@ def claim_resource(coding: ClaimCoding, billing: BillingSettings) -> dict[str, A
         if package and d.role == "principal":
             entry["packageCode"] = package
         diagnoses.append(entry)
-    procedures = [{"sequence": p.sequence, "procedureCodeableConcept": _concept(ICD10PCS, p.code, p.description or None),
-                   **({"date": p.date.isoformat()} if p.date else {})} for p in coding.procedures]
+    procedures = [{"sequence": p.sequence, **({"date": p.date.isoformat()} if p.date else {}),
+                   "procedureCodeableConcept": _concept(ICD10PCS, p.code, p.description or None)}
+                  for p in coding.procedures]
     provider: dict[str, Any] = {"display": billing.facility or "Billing provider"}
     if billing.provider_npi:
         provider["identifier"] = {"system": NPI, "value": billing.provider_npi}

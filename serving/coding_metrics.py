@@ -81,7 +81,8 @@ def coding_metrics(session: Session, *, since: datetime | None = None, top: int 
                 continue
             # A modify judges the suggestion it replaces; its new code is a hand-added one when not suggested.
             judged = d.replaces if d.action == "modify" else d.code
-            if d.action in ("accept", "reject", "modify") and judged and (d.system, normalize_code(judged)) in suggested:
+            on_suggestion = judged is not None and (d.system, normalize_code(judged)) in suggested
+            if d.action in ("accept", "reject", "modify") and on_suggestion:
                 hit = int(d.action == "accept")
                 for counts, key in ((by_code, f"{d.system} {judged}"), (by_coder, d.coder)):
                     counts[key][0] += hit

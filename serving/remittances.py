@@ -87,9 +87,9 @@ def import_835(session: Session, data: bytes, settings: Settings, received_by: s
     result = ImportResult(remittances=[], claims=0, matched=0, unmatched=[], adjustments=0, coding_denials=0,
                           denied=[])
     for remittance in parsed:
-        row = Remittance(sha256=digest, payer=remittance.payer[:200], trace=remittance.trace, paid_on=remittance.paid_on,
-                         claims=len(remittance.claims), matched=0, denied=0, received_at=utcnow(),
-                         received_by=received_by)
+        row = Remittance(sha256=digest, payer=remittance.payer[:200], trace=remittance.trace,
+                         paid_on=remittance.paid_on, claims=len(remittance.claims), matched=0, denied=0,
+                         received_at=utcnow(), received_by=received_by)
         session.add(row)
         session.flush()
         pending: list[tuple[Adjustment, Encounter, CodingDenial]] = []

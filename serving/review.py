@@ -106,8 +106,10 @@ def record_decision(session: Session, settings: Settings, row: Encounter, body: 
     elif body.replaces is not None:
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="'replaces' goes only with action 'modify'")
     seq = (session.scalar(select(func.max(Decision.seq)).where(Decision.encounter_id == row.id)) or 0) + 1
-    denial = session.scalar(select(func.max(Denial.id)).where(Denial.encounter_id == row.id,
-                                                              Denial.status == "open")) if row.status == "denied" else None
+    denial = None
+    if row.status == "denied":  # a correction after a payer's denial: training sees which denial it answered
+        denial = session.scalar(select(func.max(Denial.id)).where(Denial.encounter_id == row.id,
+                                                                  Denial.status == "open"))
     decision = Decision(encounter_id=row.id, seq=seq, action=body.action, system=body.system, code=code,
                         replaces=replaces, coder=body.coder, reason=body.reason, at=utcnow(), key_name=key_name,
                         poa=body.poa, denial_id=denial)

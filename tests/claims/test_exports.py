@@ -33,7 +33,8 @@ def coding(claim_type: str = "institutional", *, others: int = 0, procedures: bo
                           procedures=[CodedProcedure(code="02703ZZ"), CodedProcedure(code="B2111ZZ",
                                                                                      date=DAY - dt.timedelta(days=1))]
                           if procedures else [])
-    return ClaimCoding.of(encounter, encounter_id="e1", claim_id="ENC-1001", claim_type=claim_type,  # type: ignore[arg-type]
+    return ClaimCoding.of(encounter, encounter_id="e1", claim_id="ENC-1001",
+                          claim_type=claim_type,  # type: ignore[arg-type]
                           admitting=admitting if claim_type == "institutional" else None,
                           drg=DRG if claim_type == "institutional" else None,
                           descriptions={"I5023": "Acute on chronic systolic (congestive) heart failure"})

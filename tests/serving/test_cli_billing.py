@@ -47,7 +47,8 @@ def test_export_prints_the_claim_in_each_format(store):
     assert result.stdout.splitlines()[0] == "HI*ABK:I5023~"
     assert "HI*BBR:02703ZZ:D8:20260501~" in result.stdout
     fhir = json.loads(runner.invoke(cli.app, ["export", "enc-a"]).stdout)
-    assert fhir["resourceType"] == "Claim" and fhir["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "I50.23"
+    assert fhir["resourceType"] == "Claim"
+    assert fhir["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "I50.23"
     hl7 = runner.invoke(cli.app, ["export", "enc-a", "--format", "hl7"]).stdout
     assert hl7.startswith("MSH|^~\\&|") and "\nDG1|1||I50.23^" in hl7
 
