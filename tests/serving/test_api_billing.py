@@ -114,7 +114,7 @@ def test_835_import_reopens_coding_denials_into_the_denied_worklist(api, submitt
     assert r.status_code == 201, r.text
     result = r.json()
     assert result["claims"] == 5 and result["matched"] == 4 and result["unmatched"] == ["UNKNOWN-9"]
-    assert result["adjustments"] == 11 and result["coding_denials"] == 4
+    assert result["adjustments"] == 10 and result["coding_denials"] == 4
     assert sorted(result["denied"]) == sorted(submitted[e] for e in ("ENC-A", "ENC-C", "ENC-D"))
     again = api.client.post("/v1/remittances", content=FIXTURE.read_bytes(), headers=api.as_("service"))
     assert again.status_code == 409 and again.json()["code"] == "E055"
