@@ -119,11 +119,11 @@ def record_decision(session: Session, settings: Settings, row: Encounter, body: 
     return decision
 
 
-def submit(row: Encounter, key_name: str, session: Session | None = None) -> None:
+def submit(row: Encounter, key_name: str, session: Session) -> None:
     """Freeze the final code set; later decisions are refused. Resubmitting a denied one resolves its denials."""
     if row.status == "submitted":
         raise MedcodeError(ErrorCode.CONFLICT, detail=f"encounter {row.id} is submitted already")
-    if session is not None and row.status == "denied":
+    if row.status == "denied":
         for denial in session.scalars(select(Denial).where(Denial.encounter_id == row.id, Denial.status == "open")):
             denial.status, denial.resolved_at = "resolved", utcnow()
     row.final_codes = [c.model_dump(mode="json") for c in final_codes(row)]
