@@ -69,7 +69,9 @@ def final_codes(row: Encounter) -> list[FinalCode]:
             final.pop(key, None)
             continue
         if d.action == "modify" and d.replaces:
-            final.pop(_key(d.system, d.replaces), None)
+            old = _key(d.system, d.replaces)
+            # The replacement takes the replaced code's place: a changed principal stays first on the claim.
+            final = {key if k == old else k: v for k, v in final.items() if k != key or k == old}
         source = {"accept": "accepted", "add": "added", "modify": "modified"}[d.action]
         description = described.get(key) or _description(d.system, d.code)
         final[key] = FinalCode(code=d.code, system=d.system, description=description, source=source,
