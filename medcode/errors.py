@@ -34,6 +34,8 @@ class ErrorCode(str, Enum):
     NOT_ACCEPTABLE = "E058"
     NOT_SUGGESTED = "E059"
     NOT_READY = "E060"
+    BAD_REMITTANCE = "E070"
+    BAD_CLAIM = "E071"
     INTERNAL = "E099"
 
 
@@ -64,6 +66,8 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_ACCEPTABLE: "Cannot answer in {accept!r}; available: {available}.",
     ErrorCode.NOT_SUGGESTED: "{system} {code} was not suggested for this encounter; use action 'add'.",
     ErrorCode.NOT_READY: "The service is still loading the index and models.",
+    ErrorCode.BAD_REMITTANCE: "Remittance {source}: {detail}",
+    ErrorCode.BAD_CLAIM: "No {format} claim for encounter {id}: {detail}",
     ErrorCode.INTERNAL: "An internal error occurred; it has been logged under id {incident}.",
 }
 

@@ -211,6 +211,22 @@ class CodingSettings(BaseModel):
     max_dropped: int = Field(default=50, description="Ranked candidates listed as dropped, best first.")
 
 
+class BillingSettings(BaseModel):
+    """Claims out to patient accounting and remittances back (claims/, `MEDCODE_BILLING__*`)."""
+
+    claim_type: Literal["auto", "institutional", "professional"] = Field(
+        default="auto", description="The claim a coding goes out as: auto means institutional for inpatient "
+        "encounters and professional for outpatient ones.")
+    coding_carcs: list[str] = Field(
+        default_factory=list, description="Claim adjustment reason codes, beyond CARC 4, 9, 10, 11, 16 (with RARC "
+        "M76, MA63 or MA65), 146, 167 and 236, that send a denied claim back to the coders, e.g. '[\"B22\"]'.")
+    sending_application: str = Field(default="MEDCODE", description="HL7 MSH-3 of the DFT^P03 messages.")
+    facility: str = Field(default="", description="HL7 MSH-4 / MSH-6 and the FHIR Claim's provider display.")
+    receiving_application: str = Field(default="PATIENT-ACCOUNTING", description="HL7 MSH-5.")
+    provider_npi: str = Field(default="", description="The billing provider's NPI, the FHIR Claim's provider "
+                              "identifier when set.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, from the environment (`MEDCODE_DATA_DIR`, `MEDCODE_INDEX__ENCODER` …)."""
 
@@ -244,6 +260,7 @@ class Settings(BaseSettings):
     serving: ServingSettings = ServingSettings()
     validation: ValidationSettings = ValidationSettings()
     coding: CodingSettings = CodingSettings()
+    billing: BillingSettings = BillingSettings()
 
 
 @lru_cache(maxsize=1)

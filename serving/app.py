@@ -25,11 +25,14 @@ from serving import problems
 from serving.deps import Services
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import (
+    claims,
+    coding_metrics,
     codes,
     encounters,
     exports,
     health,
     jobs,
+    remittances,
     suggest,
     ui,
     validate,
@@ -149,7 +152,7 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
     app = FastAPI(title="medcode", version=medcode.__version__, description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     for router in (suggest.router, codes.router, encounters.router, exports.router, jobs.router,
-                   validate.router):
+                   validate.router, claims.router, remittances.router, coding_metrics.router):
         app.include_router(router, prefix="/v1")
     app.include_router(health.router)
     app.include_router(ui.router)  # the coder's review page at /ui (static files, no API of its own)

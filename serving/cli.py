@@ -30,6 +30,8 @@ app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+remit_app = typer.Typer(help="Payers' X12 835 remittances.", no_args_is_help=True)
+app.add_typer(remit_app, name="remit")
 err = Console(stderr=True)
 
 TopOpt = Annotated[Optional[int], typer.Option("--top", min=1, help="How many suggestions per note (default 50).")]
@@ -379,6 +381,49 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) ->
     finally:
         store.close()
     err.print(f"key {name!r} revoked")
+
+
+class ClaimFormat(str, Enum):
+    fhir = "fhir"
+    hl7 = "hl7"
+    x12 = "x12"
+
+
+@app.command("export")
+def export_claim(
+    encounter_id: Annotated[str, typer.Argument(help="medcode's id of a submitted encounter.")],
+    format: Annotated[ClaimFormat, typer.Option("--format", help="fhir (R4 Claim), hl7 (v2.5.1 DFT^P03) or "
+                                                "x12 (837 HI segments).")] = ClaimFormat.fhir,
+) -> None:
+    """Print a submitted encounter's claim coding, validated, in the format patient accounting takes."""
+    from serving import claim_export, review
+
+    store = _store()
+    try:
+        with store.session() as session:
+            text = claim_export.claim_of(review.get_encounter(session, encounter_id), format.value, get_settings())
+    except MedcodeError as e:
+        raise fail(e) from None
+    finally:
+        store.close()
+    sys.stdout.write(text.replace("\r", "\n") + ("" if text.endswith("\n") else "\n"))
+
+
+@remit_app.command("import")
+def remit_import(file: Annotated[Path, typer.Argument(help="An X12 835 file.")]) -> None:
+    """Import an 835: adjustments recorded, coding denials reopen their encounters; all or nothing."""
+    from serving.remittances import import_835
+
+    store = _store()
+    try:
+        data = _read_file(file)
+        with store.session() as session:
+            result = import_835(session, data, get_settings(), "cli", source=file.name)
+    except MedcodeError as e:
+        raise fail(e) from None
+    finally:
+        store.close()
+    print(result.model_dump_json())
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_ACCEPTABLE: 406,
     ErrorCode.NOT_SUGGESTED: 422,
     ErrorCode.NOT_READY: 503,
+    ErrorCode.BAD_REMITTANCE: 422,
+    ErrorCode.BAD_CLAIM: 422,
     ErrorCode.INTERNAL: 500,
 }
 #: Errors raised by the framework (routing, body parsing), by HTTP status.

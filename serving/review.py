@@ -18,7 +18,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from serving import coding_review
 from serving.schemas import DecisionCreate, DecisionPublic, EncounterMeta, EncounterPublic, FinalCode
-from serving.store.models import Decision, Encounter, utcnow
+from serving.store.models import Decision, Denial, Encounter, utcnow
 from validation.types import Patient
 
 CSV_FIELDS = ("encounter_id", "external_id", "status", "system", "sequence", "principal", "code", "description",
@@ -101,9 +101,13 @@ def record_decision(session: Session, settings: Settings, row: Encounter, body: 
     if coding_review.is_noop(state, body.action, body.system, code, position=body.position, poa=body.poa):
         return None
     seq = (session.scalar(select(func.max(Decision.seq)).where(Decision.encounter_id == row.id)) or 0) + 1
+    denial = None
+    if row.status == "denied":  # a correction after a payer's denial: training sees which denial it answered
+        denial = session.scalar(select(func.max(Denial.id)).where(Denial.encounter_id == row.id,
+                                                                  Denial.status == "open"))
     decision = Decision(encounter_id=row.id, seq=seq, action=body.action, system=body.system, code=code,
                         replaces=replaces, coder=body.coder, reason=body.reason, value=value, at=utcnow(),
-                        key_name=key_name)
+                        key_name=key_name, denial_id=denial)
     session.add(decision)
     session.flush()
     session.refresh(row)
@@ -121,10 +125,13 @@ def _check_fields(body: DecisionCreate) -> None:
             raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"'{name}' goes only with action '{action}'")
 
 
-def submit(row: Encounter, key_name: str) -> None:
-    """Freeze the final code set; later decisions are refused."""
+def submit(row: Encounter, key_name: str, session: Session) -> None:
+    """Freeze the final code set; later decisions are refused. Resubmitting a denied one resolves its denials."""
     if row.status == "submitted":
         raise MedcodeError(ErrorCode.CONFLICT, detail=f"encounter {row.id} is submitted already")
+    if row.status == "denied":
+        for denial in session.scalars(select(Denial).where(Denial.encounter_id == row.id, Denial.status == "open")):
+            denial.status, denial.resolved_at = "resolved", utcnow()
     row.final_codes = [c.model_dump(mode="json") for c in final_codes(row)]
     row.status = "submitted"
     row.submitted_at = utcnow()
@@ -188,15 +195,19 @@ def decisions_jsonl(session: Session, *, status: str | None = None) -> Iterator[
     query = select(Encounter).order_by(Encounter.created_at, Encounter.id)
     if status:
         query = query.where(Encounter.status == status)
+    denials = {d.id: d for d in session.scalars(select(Denial))}
     for row in session.scalars(query):
         by_key = {_key(s.system, s.code): s for s in suggestions_of(row)}
         for d in row.decisions:
             if d.action not in TRAINING_ACTIONS:
                 continue  # the code's place and POA say nothing about whether it belongs in the coding
             s = by_key.get(_key(d.system, d.code))
+            denial = denials.get(d.denial_id) if d.denial_id else None
             yield json.dumps({
                 "encounter_id": row.id, "note": row.note, "system": d.system, "code": d.code,
                 "action": TRAINING_ACTIONS[d.action],
                 "replaces": d.replaces, "coder": d.coder, "reason": d.reason, "at": d.at.isoformat(),
                 "suggested": {"rank": s.rank, "score": s.score} if s else None,
+                "denial": {"id": denial.id, "carc": denial.carc, "rarcs": denial.rarcs, "reason": denial.reason,
+                           "codes": denial.codes} if denial else None,
             }, ensure_ascii=False) + "\n"

@@ -14,7 +14,7 @@ from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 #: What a coder decides: a code in or out (accept, reject, add, modify), or its place in the claim
 #: (principal, sequence) and its present-on-admission indicator (poa).
 Action = Literal["accept", "reject", "add", "modify", "principal", "sequence", "poa"]
-EncounterStatus = Literal["pending", "submitted"]
+EncounterStatus = Literal["pending", "submitted", "denied"]
 NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
                 "Assessment: NSTEMI. Plan: cardiac catheterization.")
 
@@ -109,6 +109,7 @@ class DecisionPublic(BaseModel):
     reason: str | None
     at: datetime
     key_name: str
+    denial_id: int | None = Field(default=None, description="The payer's denial this decision answered, if any.")
 
 
 class FinalCode(BaseModel):

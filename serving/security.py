@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "decide": frozenset({"coder", "admin"}),
     "run jobs": frozenset({"admin", "service"}),
     "export decisions": frozenset({"admin"}),
+    "import remittances": frozenset({"admin", "service"}),
+    "read metrics": frozenset({"coder", "admin"}),
 }
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from codesets.types import normalize_code
 from medcode.errors import ErrorCode, MedcodeError
@@ -36,6 +36,16 @@ class Suggested(BaseModel):
     score: float
 
 
+class PayerDenial(BaseModel):
+    """The payer's coding denial a decision answered (CARC, RARCs, reason, the codes it concerned)."""
+
+    id: int
+    carc: str
+    rarcs: list[str] = []
+    reason: str
+    codes: list[str] = []
+
+
 class Decision(BaseModel):
     """One coder decision on one code of one encounter's note."""
 
@@ -49,6 +59,9 @@ class Decision(BaseModel):
     reason: str | None = None
     at: datetime
     suggested: Suggested | None = None
+    poa: str | None = None
+    denial: PayerDenial | None = Field(default=None, description="The payer's coding denial this decision "
+                                       "corrected; such corrections are labelled like any other decision.")
 
 
 def read_decisions(path: Path) -> tuple[list[Decision], list[int]]:

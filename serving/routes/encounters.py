@@ -146,7 +146,7 @@ def submit(encounter_id: str, caller: CallerDep, session: SessionDep) -> Encount
     """Submit the encounter: its final code set is frozen and further decisions are refused."""
     caller.require("decide")
     row = review.get_encounter(session, encounter_id)
-    review.submit(row, caller.name)
+    review.submit(row, caller.name, session)
     session.flush()
     return review.public(row)
 

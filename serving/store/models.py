@@ -1,11 +1,25 @@
-"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs."""
+"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs, and the
+payers' remittances with their adjustments and the denials that sent encounters back to coding."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -95,6 +109,8 @@ class Decision(Base):
     value: Mapped[str | None] = mapped_column(String(20), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     key_name: Mapped[str] = mapped_column(String(200))
+    #: The open denial the coder was answering, when the encounter was denied (claims learn from them).
+    denial_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
     encounter: Mapped[Encounter] = relationship(back_populates="decisions")
 
@@ -130,3 +146,58 @@ class JobItem(Base):
     #: `{"suggestions": [...], "coding": {...}}` (a bare list of suggestions from before the coding step).
     result: Mapped[dict[str, Any] | list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Remittance(Base):
+    """One 835 transaction set as imported: who paid, its trace number, when, and what it matched."""
+
+    __tablename__ = "remittances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    payer: Mapped[str] = mapped_column(String(200))
+    trace: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    paid_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    claims: Mapped[int] = mapped_column(Integer)
+    matched: Mapped[int] = mapped_column(Integer)
+    denied: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    received_by: Mapped[str] = mapped_column(String(200))
+
+
+class Adjustment(Base):
+    """One CAS adjustment of a remitted claim; `encounter_id` is empty when no encounter has its claim id."""
+
+    __tablename__ = "adjustments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    claim_id: Mapped[str] = mapped_column(String(200), index=True)
+    encounter_id: Mapped[str | None] = mapped_column(ForeignKey("encounters.id"), nullable=True, index=True)
+    claim_status: Mapped[str] = mapped_column(String(4))
+    service: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    group: Mapped[str] = mapped_column(String(2))
+    carc: Mapped[str] = mapped_column(String(8), index=True)
+    rarcs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    coding: Mapped[bool] = mapped_column(default=False)
+
+
+class Denial(Base):
+    """A coding reason a payer gave for an encounter's claim: it reopens the encounter until resubmitted."""
+
+    __tablename__ = "denials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(ForeignKey("encounters.id"), index=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    adjustment_id: Mapped[int] = mapped_column(ForeignKey("adjustments.id"))
+    group: Mapped[str] = mapped_column(String(2))
+    carc: Mapped[str] = mapped_column(String(8))
+    rarcs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    concerns: Mapped[str] = mapped_column(String(20))
+    codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -57,6 +57,7 @@ class Server:
 
     url: str
     key: str
+    env: dict[str, str] | None = None  # the environment `medcode` commands need to reach this server's store
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=60)
@@ -167,7 +168,7 @@ def server(small_index: Path, settings: Settings, tmp_path_factory: pytest.TempP
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         ready = {"spawn_to_ready_s": round(time.monotonic() - started, 2), **httpx.get(f"{url}/readyz").json()}
         (ARTEFACTS / "server-ready.json").write_text(json.dumps(ready, indent=2))
-        yield Server(url=url, key=key.group(0))
+        yield Server(url=url, key=key.group(0), env=env)
     finally:
         process.terminate()
         try:

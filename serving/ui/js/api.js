@@ -65,6 +65,8 @@ export const api = {
   submit: (id) => request("POST", `/v1/encounters/${enc(id)}/submit`),
   search: (q, system, limit = 10) => request("GET", "/v1/codes/search", { query: { q, system, limit } }),
   code: (system, code) => request("GET", `/v1/codes/${enc(system)}/${enc(code)}`),
+  denials: (query = {}) => request("GET", "/v1/denials", { query }),
+  codingMetrics: () => request("GET", "/v1/metrics/coding"),
   exportFile: (id, format) => request("GET", `/v1/encounters/${enc(id)}/codes`,
     { query: { format }, accept: "*/*", raw: true }),
 };

@@ -6,9 +6,13 @@ import { status } from "./dom.js";
 import { Worklist } from "./worklist.js";
 import { EncounterView } from "./encounter.js";
 import { showShortcuts } from "./dialogs.js";
+import { DeniedList, CodingMetrics, showEncounterDenials } from "./billing.js";
 
 const $ = (selector) => document.querySelector(selector);
-const views = { signin: $("#signin"), worklist: $("#worklist"), encounter: $("#encounter") };
+const views = { signin: $("#signin"), worklist: $("#worklist"), encounter: $("#encounter"), denied: $("#denied"),
+  metrics: $("#metrics") };
+const denied = new DeniedList(views.denied, { open: (id) => { location.hash = `#/encounters/${encodeURIComponent(id)}`; } });
+const metrics = new CodingMetrics(views.metrics);
 
 const worklist = new Worklist(views.worklist, { open: (id) => { location.hash = `#/encounters/${encodeURIComponent(id)}`; } });
 const encounter = new EncounterView(views.encounter, {
@@ -34,6 +38,15 @@ async function route() {
       show("encounter");
       document.title = "Encounter · medcode review";
       await encounter.load(decodeURIComponent(match[1]));
+      await showEncounterDenials(decodeURIComponent(match[1]));
+    } else if (location.hash === "#/denied") {
+      show("denied");
+      document.title = "Denied · medcode review";
+      await denied.load();
+    } else if (location.hash === "#/metrics") {
+      show("metrics");
+      document.title = "Coding metrics · medcode review";
+      await metrics.load();
     } else {
       show("worklist");
       document.title = "Worklist · medcode review";

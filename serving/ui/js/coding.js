@@ -73,7 +73,7 @@ export function codeRow(code, { kind, index, count, inpatient, readonly, finding
 /** The coding's rows in two lists; returns the rows in navigation order (diagnoses, then procedures). */
 export function renderCoding(root, enc, handlers) {
   const working = enc.working;
-  const readonly = enc.status !== "pending";
+  const readonly = enc.status === "submitted";
   const inpatient = enc.setting === "inpatient";
   const rows = [];
   for (const [kind, list, codes] of [["dx", "#dx-list", working.diagnoses], ["px", "#px-list", working.procedures]]) {
@@ -116,7 +116,7 @@ function wireDrag(li, list, handlers) {
 
 /** The alternatives, one collapsed group per concept; each can be added, or used instead of the coded code. */
 export function renderAlternatives(box, enc, handlers) {
-  const readonly = enc.status !== "pending";
+  const readonly = enc.status === "submitted";
   const groups = enc.working.alternatives || [];
   const open = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.concept));
   box.replaceChildren(...groups.map((g) => h("details", {

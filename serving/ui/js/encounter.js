@@ -94,7 +94,7 @@ export class EncounterView {
     this.root.querySelector("#enc-setting").textContent = e.setting;
     this.root.querySelector("#enc-date").textContent = e.date || "—";
     this.root.querySelector("#enc-status").textContent = e.status;
-    const submitted = e.status !== "pending";
+    const submitted = e.status === "submitted";  // a denied encounter is open again for corrections
     this.root.classList.toggle("readonly", submitted);
     this.root.querySelector("#submit-button").disabled = submitted;
     this.root.querySelector("#add-form fieldset").disabled = submitted;
@@ -217,11 +217,11 @@ export class EncounterView {
     if (mark) focusMark(this.noteEl, mark);
   }
 
-  row(i = this.current) { return this.enc?.status === "pending" ? this.rows[i] : undefined; }
+  row(i = this.current) { return this.enc && this.enc.status !== "submitted" ? this.rows[i] : undefined; }
 
   /** Send one decision; a second one while the first is on its way is ignored (a double click, a held key). */
   async decide(decision, what) {
-    if (!this.enc || this.enc.status !== "pending" || this.busy) return false;
+    if (!this.enc || this.enc.status === "submitted" || this.busy) return false;
     this.busy = true;
     const keep = this.rows[this.current]?.code;
     try {
@@ -321,12 +321,12 @@ export class EncounterView {
   }
 
   openSearch() {
-    if (this.enc.status !== "pending") return;
+    if (this.enc.status === "submitted") return;
     this.search.focus();  // the system stays what the coder chose
   }
 
   async submit() {
-    if (this.enc.status !== "pending") return;
+    if (this.enc.status === "submitted") return;
     const errors = this.enc.findings.filter((f) => f.severity === "error").length;
     const w = this.enc.working;
     const unconfirmed = [...w.diagnoses, ...w.procedures].filter((c) => c.status !== "confirmed").map((c) => c.code);
