@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The layers, lowest first: a package may import its own layer and those before it, never one after.
 #: `coding` sits beside `validation` and may import it, not the reverse. `benchmarks` sits on top and is
 #: imported by nothing; it is not installed.
-LAYERS: tuple[str, ...] = ("medcode", "codesets", "nlp", "validation", "coding", "training", "serving", "benchmarks")
+LAYERS: tuple[str, ...] = ("medcode", "codesets", "nlp", "validation", "coding", "claims", "training", "serving",
+                           "benchmarks")
 MAX_LINES = 400
 
 
