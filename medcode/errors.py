@@ -34,6 +34,8 @@ class ErrorCode(str, Enum):
     NOT_ACCEPTABLE = "E058"
     NOT_SUGGESTED = "E059"
     NOT_READY = "E060"
+    HEADERS_TOO_LARGE = "E061"
+    METHOD_NOT_ALLOWED = "E062"
     INTERNAL = "E099"
 
 
@@ -64,6 +66,8 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_ACCEPTABLE: "Cannot answer in {accept!r}; available: {available}.",
     ErrorCode.NOT_SUGGESTED: "{system} {code} was not suggested for this encounter; use action 'add'.",
     ErrorCode.NOT_READY: "The service is still loading the index and models.",
+    ErrorCode.HEADERS_TOO_LARGE: "The request's {what} is over the limit of {limit} bytes.",
+    ErrorCode.METHOD_NOT_ALLOWED: "{method} is not allowed here; allowed: {allowed}.",
     ErrorCode.INTERNAL: "An internal error occurred; it has been logged under id {incident}.",
 }
 

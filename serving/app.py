@@ -22,6 +22,7 @@ import validation
 from codesets.types import settle_gc
 from medcode.errors import MedcodeError
 from medcode.settings import Settings, get_settings
+from nlp.note import json_limits
 from serving import problems
 from serving.deps import Services
 from serving.metrics import Metrics, MetricsMiddleware
@@ -35,7 +36,9 @@ from serving.routes import (
     ui,
     validate,
 )
-from serving.security import BodyLimitMiddleware, RateLimiter
+from serving.guards import HeaderLimitMiddleware, JsonGuardMiddleware
+from serving.lifecycle import RetentionSweeper
+from serving.security import BodyLimitMiddleware, InFlightLimiter, RateLimiter
 from serving.store.db import Store
 from serving.store.models import Decision
 
@@ -127,7 +130,10 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services(settings=settings, store=store or Store.from_settings(settings), metrics=metrics,
-                            limiter=RateLimiter(settings.serving.rate_limit, settings.serving.rate_burst))
+                            limiter=RateLimiter(settings.serving.rate_limit, settings.serving.rate_burst),
+                            in_flight=InFlightLimiter(settings.serving.key_notes_in_flight))
+        sweeper = RetentionSweeper(services.store, settings.retention_days)
+        sweeper.start()
         metrics.track_acceptance(lambda: _acceptance(services.store))
         app.state.services = services
         loader = threading.Thread(target=_load, args=(services, coder), name="medcode-load", daemon=True)
@@ -137,6 +143,7 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
         try:
             yield
         finally:
+            sweeper.stop()
             loader.join(timeout=120)
             if services.worker is not None:
                 services.worker.stop()  # type: ignore[attr-defined]
@@ -148,6 +155,8 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
     metrics = Metrics()
     app = FastAPI(title="medcode", version=medcode.__version__, description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
+    # Inside the body limit: the guard reads a JSON body (bounded by it) whole before any route parses it.
+    app.add_middleware(JsonGuardMiddleware, limits=json_limits(settings), body_limit=settings.serving.max_body_bytes)
     for router in (suggest.router, codes.router, encounters.router, exports.router, jobs.router,
                    validate.router):
         app.include_router(router, prefix="/v1")
@@ -158,9 +167,29 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
         app.add_middleware(CORSMiddleware, allow_origins=settings.serving.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Accept"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.serving.max_body_bytes)
+    app.add_middleware(HeaderLimitMiddleware, header_bytes=settings.serving.max_header_bytes,
+                       url_bytes=settings.serving.max_url_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    keep_queries_out_of_access_log()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class _NoQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access lines: a search box's `?q=` may hold a patient's words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def keep_queries_out_of_access_log() -> None:
+    """Install `_NoQueryString` on uvicorn's access logger, once."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoQueryString) for f in access.filters):
+        access.addFilter(_NoQueryString())
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from medcode.settings import Settings
 from serving.codesearch import CodeSearch
 from serving.metrics import Metrics
 from serving.runner import Runner
-from serving.security import Caller, RateLimiter, authenticate
+from serving.security import Caller, InFlightLimiter, RateLimiter, authenticate
 from serving.store.db import Store
 
 
@@ -26,6 +26,7 @@ class Services:
     store: Store
     metrics: Metrics
     limiter: RateLimiter
+    in_flight: InFlightLimiter = field(default_factory=lambda: InFlightLimiter(0))
     runner: Runner | None = None
     search: CodeSearch | None = None
     worker: object | None = None
@@ -63,6 +64,16 @@ def get_caller(services: ServicesDep,
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def hold_note_slot(services: ServicesDep, caller: CallerDep) -> Iterator[None]:
+    """One of the caller's notes-in-flight slots, held while the route codes its note."""
+    with services.in_flight.hold(caller.key_id):
+        yield
+
+
+#: Declared by routes that code a note: the caller's notes in flight are bounded.
+NoteSlotDep = Annotated[None, Depends(hold_note_slot)]
 
 
 def get_runner(services: ServicesDep) -> Runner:

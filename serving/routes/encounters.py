@@ -6,14 +6,15 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from medcode.errors import ErrorCode, MedcodeError
 from nlp.note import check_note
-from serving import checks, fhir, review
-from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
+from serving import checks, fhir, lifecycle, review
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import (
     DecisionCreate,
@@ -36,7 +37,7 @@ NOT_FOUND = {404: {"description": "No such encounter"}}
              openapi_extra={"requestBody": {"content": {fhir.FHIR_JSON: {
                  "schema": {"$ref": "#/components/schemas/FhirInput"}}}}})
 async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], caller: CallerDep,
-                           runner: CoderDep, services: ServicesDep) -> EncounterPublic:
+                           runner: CoderDep, services: ServicesDep, _slot: NoteSlotDep) -> EncounterPublic:
     """Code a note and store it, with its encounter and suggestions, for review; returns its `id`."""
     caller.require("create encounters")
     if isinstance(body, FhirInput):
@@ -111,6 +112,15 @@ def _with_review(row: Encounter) -> EncounterPublic:
     shown = review.public(row)
     found = checks.review(shown.encounter, shown.pending, shown.final_codes)
     return shown.model_copy(update={"findings": found.findings, "drg": found.drg, "drg_impact": found.drg_impact})
+
+
+@router.delete("/{encounter_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
+def delete_encounter(encounter_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    """Delete an encounter: its note, suggestions and decisions (admin; the deletion itself is recorded)."""
+    caller.require("delete data")
+    if not lifecycle.delete_encounter(services.store, encounter_id, by=caller.name):
+        raise MedcodeError(ErrorCode.NOT_FOUND, what="encounter", id=encounter_id)
+    return Response(status_code=204)
 
 
 @router.post("/{encounter_id}/decisions", status_code=201, response_model=EncounterPublic,

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nlp.note import check_note
 from serving import checks, fhir
-from serving.deps import CallerDep, CoderDep, ServicesDep
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import FhirInput, SuggestRequest, SuggestResponse
 
@@ -34,6 +34,7 @@ async def suggest(
     caller: CallerDep,
     runner: CoderDep,
     services: ServicesDep,
+    _slot: NoteSlotDep,
 ) -> Any:
     """Suggest codes for one note, with their evidence, validation findings and DRG where they apply."""
     caller.require("suggest")

@@ -1,4 +1,4 @@
-"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs."""
+"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs, deletions."""
 
 from __future__ import annotations
 
@@ -125,3 +125,20 @@ class JobItem(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
     result: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Deletion(Base):
+    """A record that an encounter or a job was deleted: what, when, by whom, how many rows; never its content.
+
+    The decisions trail's trigger lets an encounter's decisions go only once this row exists.
+    """
+
+    __tablename__ = "deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # encounter | job
+    target: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # request | purge | retention
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(200))
