@@ -24,7 +24,8 @@ from medcode.errors import MedcodeError
 from medcode.settings import Settings, get_settings
 from nlp.note import json_limits
 from serving import problems
-from serving.deps import Services
+from medcode.types import SYSTEMS
+from serving.deps import Services, loaded_systems
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import (
     codes,
@@ -171,7 +172,7 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
                        url_bytes=settings.serving.max_url_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     keep_queries_out_of_access_log()
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
 
@@ -192,8 +193,9 @@ def keep_queries_out_of_access_log() -> None:
         access.addFilter(_NoQueryString())
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, plus the schemas of bodies that routes read themselves (jobs take JSON or JSONL)."""
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's document, plus the schemas of bodies that routes read themselves (jobs take JSON or JSONL),
+    every problem status a route can answer, and only the code systems this service has loaded."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
         from pydantic.json_schema import models_json_schema
@@ -204,8 +206,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                                routes=app.routes)
         _, extra = models_json_schema([(JobCreate, "validation")], ref_template="#/components/schemas/{model}")
         document.setdefault("components", {}).setdefault("schemas", {}).update(extra.get("$defs", {}))
+        problems.document_statuses(document)
+        _only_loaded_systems(document, loaded_systems(settings))
         app.openapi_schema = document
     return app.openapi_schema
+
+
+def _only_loaded_systems(node: Any, loaded: list[str]) -> None:
+    """Narrow every enum of code systems to those loaded: CPT and HCPCS only with the site's files."""
+    if isinstance(node, dict):
+        if sorted(node.get("enum") or ()) == sorted(SYSTEMS):
+            node["enum"] = loaded
+        for value in node.values():
+            _only_loaded_systems(value, loaded)
+    elif isinstance(node, list):
+        for value in node:
+            _only_loaded_systems(value, loaded)
 
 
 def app_from_env() -> FastAPI:

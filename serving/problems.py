@@ -69,8 +69,25 @@ class Problem(BaseModel):
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}, "description": text}
     for status, text in ((401, "No or unknown API key"), (403, "The key's role may not do this"),
-                         (422, "Invalid input"), (429, "Rate limit; see Retry-After"))
+                         (422, "Invalid input"), (429, "Rate limit, or the key's notes in flight; see Retry-After"))
 }
+#: Answers any operation can give before its route runs (guards, body parsing), by whether it takes a body.
+ANY_ROUTE = {414: "URL too long", 431: "Request headers too large"}
+WITH_BODY = {400: "The body is not JSON (or not UTF-8)", 413: "Body too large", 415: "Unsupported Content-Type"}
+
+
+def document_statuses(document: dict[str, Any]) -> None:
+    """Add to each operation of an OpenAPI document the problem answers its guards and parsing may give."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    document.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            statuses = {**ANY_ROUTE, **(WITH_BODY if "requestBody" in operation else {})}
+            responses = operation.setdefault("responses", {})
+            for status, text in statuses.items():
+                responses.setdefault(str(status), {"description": text,
+                                                   "content": {"application/problem+json": {"schema": ref}}})
 
 
 def problem_body(code: ErrorCode, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> dict:
@@ -184,4 +201,5 @@ def install(app: FastAPI) -> None:
     app.add_middleware(CatchAllMiddleware)
 
 
-__all__ = ["MESSAGES", "PROBLEM_RESPONSES", "Problem", "install", "problem_body", "problem_response"]
+__all__ = ["MESSAGES", "PROBLEM_RESPONSES", "Problem", "document_statuses", "install", "problem_body",
+           "problem_response"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from medcode.types import System
 
@@ -18,8 +18,16 @@ _CODE = r"^\s*[A-Za-z0-9][A-Za-z0-9.]{2,8}\s*$"
 
 
 
+def _not_a_number(value: object) -> object:
+    """A date is written as a date: pydantic would read 0 as 1970-01-01 (Unix time), which the API's schema
+    (a `format: date` string) does not allow."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date is a string YYYY-MM-DD, not a number")
+    return value
+
+
 #: A date of service in the range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
-ServiceDate = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
 
 class Patient(BaseModel):
     """Who the codes are about, as far as the edits care."""
@@ -56,7 +64,7 @@ class CodedProcedure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=_CODE, examples=["0FT44ZZ"])
-    date: dt.date | None = None
+    date: ServiceDate | None = None
 
 
 class Encounter(BaseModel):

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from medcode.errors import ErrorCode, MedcodeError
 from nlp.note import check_note
 from serving import checks, fhir, lifecycle, review
-from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, SessionDep
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, SessionDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import (
     DecisionCreate,
@@ -44,6 +44,7 @@ async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], 
         text, meta, _ = fhir.read_document(body.model_dump(mode="json"))
         body = SuggestRequest(text=text, encounter=meta)
     text = check_note(body.text, limit=services.settings.max_note_chars)
+    check_systems(body.systems, services.settings)
     suggestions = await run_in_threadpool(runner.suggest, text, top=body.top, systems=body.systems,
                                           negated=body.negated)
     services.metrics.suggestions.observe(len(suggestions))

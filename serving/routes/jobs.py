@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from medcode.errors import ErrorCode, MedcodeError
 from serving import jobs, lifecycle
-from serving.deps import CallerDep, ServicesDep, SessionDep
+from serving.deps import CallerDep, ServicesDep, SessionDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import MAX_OFFSET, JobCreate, JobPublic, JobResult, JobResults
 from serving.store.models import Job, JobItem
@@ -41,6 +41,7 @@ async def create_job(request: Request, caller: CallerDep, services: ServicesDep)
             body = JobCreate.model_validate_json(raw)
         except ValidationError as error:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
+        check_systems(body.systems, services.settings)
         items = jobs.check_notes([(n.id, n.text) for n in body.notes], services.settings)
         options = jobs.job_options(body)
     else:

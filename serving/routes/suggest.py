@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nlp.note import check_note
 from serving import checks, fhir
-from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import FhirInput, SuggestRequest, SuggestResponse
 
@@ -48,6 +48,7 @@ async def suggest(
     else:
         request_ = body
     text = check_note(request_.text, limit=services.settings.max_note_chars)
+    check_systems(request_.systems, services.settings)
     suggestions = await run_in_threadpool(runner.suggest, text, top=request_.top, systems=request_.systems,
                                           negated=request_.negated)
     services.metrics.suggestions.observe(len(suggestions))
