@@ -12,14 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medcode.errors import ErrorCode, MedcodeError
 from nlp.note import JsonLimits, check_json_shape, has_lone_surrogate
+from serving.problems import problem_response
 
 #: Bodies parsed as one JSON document (JSONL is checked line by line by the note intake instead).
 JSON_TYPES = ("application/json", "application/fhir+json", "application/problem+json")
 
 
 async def _answer(error: MedcodeError, scope: Scope, receive: Receive, send: Send, status: int | None = None) -> None:
-    from serving.problems import problem_response
-
     await problem_response(error, status)(scope, receive, send)
 
 

@@ -12,6 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from serving.store.db import Store
 from serving.store.models import Decision, Deletion, Encounter, Job, JobItem, utcnow
 
 log = logging.getLogger("medcode.serving.lifecycle")
+Kind = Literal["encounter", "job"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +57,32 @@ def _delete_job(session: Session, job_id: str, by: str, reason: str) -> bool:
     return True
 
 
-def delete_encounter(store: Store, encounter_id: str, *, by: str, reason: str = "request") -> bool:
-    """Delete an encounter with its note, suggestions and decisions; False when there is none."""
-    with store.session() as session:
-        found = _delete_encounter(session, encounter_id, by, reason)
-    if found:
-        checkpoint(store)
-    return found
+_DELETE = {"encounter": _delete_encounter, "job": _delete_job}
 
 
-def delete_job(store: Store, job_id: str, *, by: str, reason: str = "request") -> bool:
-    """Delete a job with its notes and results; False when there is none."""
+def delete(store: Store, kind: Kind, target: str, *, by: str, reason: str = "request") -> bool:
+    """Delete an encounter (note, suggestions, decisions) or a job (notes, results); False when there is none."""
     with store.session() as session:
-        found = _delete_job(session, job_id, by, reason)
+        found = _DELETE[kind](session, target, by, reason)
     if found:
         checkpoint(store)
     return found
 
 
 def purge(store: Store, before: datetime, *, by: str, reason: str = "purge") -> Purged:
-    """Delete every encounter and job created before `before`."""
+    """Delete every encounter and job created before `before`, one transaction each (a long purge does not
+    hold the store)."""
     with store.session() as session:
-        encounters = list(session.scalars(select(Encounter.id).where(Encounter.created_at < before)))
-        jobs = list(session.scalars(select(Job.id).where(Job.created_at < before)))
-    for encounter_id in encounters:  # one transaction each: a long purge does not hold the store
-        with store.session() as session:
-            _delete_encounter(session, encounter_id, by, reason)
-    for job_id in jobs:
-        with store.session() as session:
-            _delete_job(session, job_id, by, reason)
-    if encounters or jobs:
+        doomed: dict[Kind, list[str]] = {
+            "encounter": list(session.scalars(select(Encounter.id).where(Encounter.created_at < before))),
+            "job": list(session.scalars(select(Job.id).where(Job.created_at < before)))}
+    for kind, targets in doomed.items():
+        for target in targets:
+            with store.session() as session:
+                _DELETE[kind](session, target, by, reason)
+    if any(doomed.values()):
         checkpoint(store)
-    return Purged(len(encounters), len(jobs))
+    return Purged(len(doomed["encounter"]), len(doomed["job"]))
 
 
 def checkpoint(store: Store) -> None:
