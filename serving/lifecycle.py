@@ -60,7 +60,7 @@ def _delete_job(session: Session, job_id: str, by: str, reason: str) -> bool:
 _DELETE = {"encounter": _delete_encounter, "job": _delete_job}
 
 
-def delete(store: Store, kind: Kind, target: str, *, by: str, reason: str = "request") -> bool:
+def remove(store: Store, kind: Kind, target: str, *, by: str, reason: str = "request") -> bool:
     """Delete an encounter (note, suggestions, decisions) or a job (notes, results); False when there is none."""
     with store.session() as session:
         found = _DELETE[kind](session, target, by, reason)

@@ -119,7 +119,7 @@ def _with_review(row: Encounter) -> EncounterPublic:
 def delete_encounter(encounter_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     """Delete an encounter: its note, suggestions and decisions (admin; the deletion itself is recorded)."""
     caller.require("delete data")
-    if not lifecycle.delete(services.store, "encounter", encounter_id, by=caller.name):
+    if not lifecycle.remove(services.store, "encounter", encounter_id, by=caller.name):
         raise MedcodeError(ErrorCode.NOT_FOUND, what="encounter", id=encounter_id)
     return Response(status_code=204)
 

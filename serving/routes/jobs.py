@@ -81,7 +81,7 @@ def get_job(job_id: str, caller: CallerDep, session: SessionDep) -> JobPublic:
 def delete_job(job_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     """Delete a job with its notes and results (admin; the deletion itself is recorded)."""
     caller.require("delete data")
-    if not lifecycle.delete(services.store, "job", job_id, by=caller.name):
+    if not lifecycle.remove(services.store, "job", job_id, by=caller.name):
         raise MedcodeError(ErrorCode.NOT_FOUND, what="job", id=job_id)
     return Response(status_code=204)
 
