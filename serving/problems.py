@@ -153,15 +153,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this path (Starlette's 405 names only the first route's)."""
+    """Every method some route serves at this path (Starlette's 405 names only the first route's): the methods
+    for which a route matches the path fully."""
     from starlette.routing import Match
 
-    methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return sorted(methods)
+    allowed = {method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for route in request.app.router.routes)}
+    return sorted(allowed | ({"HEAD"} if "GET" in allowed else set()))
 
 
 class CatchAllMiddleware:

@@ -94,7 +94,7 @@ def test_many_invalid_fields_list_only_the_first_few(api):
 
 def test_oversized_headers_and_urls_are_refused(api):
     _problem(api.client.get("/healthz", headers={"X-Big": "a" * 100_000}), 431, "E061")
-    _problem(api.client.get("/v1/codes/search?q=" + "a" * 100_000, headers=api.as_("coder")), 414, "E061")
+    _problem(api.client.get("/v1/codes/search?q=" + "a" * 20_000, headers=api.as_("coder")), 414, "E061")
     assert api.client.get("/healthz").status_code == 200
 
 
@@ -106,7 +106,7 @@ def test_a_body_that_is_not_json_is_a_400_problem(api):
 def test_405_names_every_method_the_path_serves(api):
     r = api.client.request("OPTIONS", "/v1/encounters", headers=api.as_("coder"))
     problem = _problem(r, 405, "E062")
-    assert r.headers["allow"] == "GET, POST" and "OPTIONS" in problem["detail"]
+    assert r.headers["allow"] == "GET, HEAD, POST" and "OPTIONS" in problem["detail"]
     r = api.client.put("/v1/suggest", json={}, headers=api.as_("coder"))
     assert _problem(r, 405, "E062") and r.headers["allow"] == "POST"
 
