@@ -85,7 +85,7 @@ def fuzz(url: str, authorization: str, *, examples: int, seed: int, report: Path
          "--checks", "all", "--max-examples", str(examples), "--seed", str(seed), "--workers", "2",
          "--continue-on-failure", "--suppress-health-check", "all", "--no-color",
          "-H", f"Authorization: {authorization}", "--report", "json", "--report-json-path", str(report)],
-        capture_output=True, text=True, timeout=timeout_s)
+        capture_output=True, text=True, timeout=timeout_s, cwd=report.parent)  # its cache dir lands there
     data = json.loads(report.read_text(encoding="utf-8"))
     failures = {f"{f['code']}: {f['title']} ({', '.join(f['operations'])})": f["count"] for f in data["failures"]}
     return {"cases": data["test_cases"]["generated"], "cases_with_failures": data["test_cases"]["with_failures"],
