@@ -36,6 +36,8 @@ class ErrorCode(str, Enum):
     NOT_READY = "E060"
     BAD_REMITTANCE = "E070"
     BAD_CLAIM = "E071"
+    HEADERS_TOO_LARGE = "E061"
+    METHOD_NOT_ALLOWED = "E062"
     INTERNAL = "E099"
 
 
@@ -68,6 +70,8 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_READY: "The service is still loading the index and models.",
     ErrorCode.BAD_REMITTANCE: "Remittance {source}: {detail}",
     ErrorCode.BAD_CLAIM: "No {format} claim for encounter {id}: {detail}",
+    ErrorCode.HEADERS_TOO_LARGE: "The request's {what} is over the limit of {limit} bytes.",
+    ErrorCode.METHOD_NOT_ALLOWED: "{method} is not allowed here; allowed: {allowed}.",
     ErrorCode.INTERNAL: "An internal error occurred; it has been logged under id {incident}.",
 }
 

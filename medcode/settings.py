@@ -176,6 +176,14 @@ class ServingSettings(BaseModel):
     batch_window_ms: float = Field(default=2.0, description="How long the coder waits to batch concurrent notes.")
     max_batch: int = Field(default=16, description="Most notes coded in one engine call.")
     job_chunk: int = Field(default=16, description="Notes a batch job codes between two saves of its progress.")
+    long_note_chars: int = Field(
+        default=20_000, description="Work holding a longer note runs on at most all engine processes but one, "
+        "after the short work waiting, so short notes never queue behind long ones.")
+    key_notes_in_flight: int = Field(
+        default=8, description="Notes one API key may have being coded at once (suggest, encounters); more are "
+        "answered 429 with Retry-After, so one caller's burst cannot hold every engine (0: no limit).")
+    max_header_bytes: int = Field(default=16_384, description="Larger request header sections are answered 431.")
+    max_url_bytes: int = Field(default=8_192, description="Longer request URLs are answered 414.")
 
 
 class ValidationSettings(BaseModel):
@@ -241,7 +249,16 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='User-supplied code files, e.g. MEDCODE_CODE_FILES=\'{"CPT": "/secure/cpt.csv"}\'.',
     )
+    #: A note's cost grows with its length: a 196k-character note takes 16-20 s of one engine (a 300-word
+    #: one ~0.1 s). The pool keeps such notes to a lane of their own (serving.long_note_chars), so they
+    #: hold at most all engines but one.
     max_note_chars: int = Field(default=200_000, description="Longer notes are refused.")
+    max_json_depth: int = Field(default=64, description="JSON bodies and JSONL lines nested deeper are refused "
+                                "(FHIR Bundles need about 10).")
+    max_json_keys: int = Field(default=1000, description="JSON objects with more members are refused (before a "
+                               "validator lists each one).")
+    retention_days: int = Field(default=0, description="The service deletes encounters and jobs older than this "
+                                "many days, hourly (0 keeps them until deleted).")
     threads: int = Field(default=0, description="torch/faiss threads; 0 means all cores.")
     train_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Where the encoder fine-tune and the query-encoder distillation run: auto takes "

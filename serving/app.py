@@ -21,8 +21,10 @@ import medcode
 import validation
 from medcode.errors import MedcodeError
 from medcode.settings import Settings, get_settings
+from nlp.note import json_limits
 from serving import problems
-from serving.deps import Services
+from medcode.types import SYSTEMS
+from serving.deps import Services, loaded_systems
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.routes import (
     claims,
@@ -37,7 +39,9 @@ from serving.routes import (
     ui,
     validate,
 )
-from serving.security import BodyLimitMiddleware, RateLimiter
+from serving.guards import HeaderLimitMiddleware, JsonGuardMiddleware
+from serving.lifecycle import RetentionSweeper
+from serving.security import BodyLimitMiddleware, InFlightLimiter, RateLimiter
 from serving.startup import settle_gc, warm_up
 from serving.store.db import Store
 from serving.store.models import Decision
@@ -130,7 +134,10 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services(settings=settings, store=store or Store.from_settings(settings), metrics=metrics,
-                            limiter=RateLimiter(settings.serving.rate_limit, settings.serving.rate_burst))
+                            limiter=RateLimiter(settings.serving.rate_limit, settings.serving.rate_burst),
+                            in_flight=InFlightLimiter(settings.serving.key_notes_in_flight))
+        sweeper = RetentionSweeper(services.store, settings.retention_days)
+        sweeper.start()
         metrics.track_acceptance(lambda: _acceptance(services.store))
         app.state.services = services
         loader = threading.Thread(target=_load, args=(services, coder), name="medcode-load", daemon=True)
@@ -140,6 +147,7 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
         try:
             yield
         finally:
+            sweeper.stop()
             loader.join(timeout=120)
             if services.worker is not None:
                 services.worker.stop()  # type: ignore[attr-defined]
@@ -151,6 +159,8 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
     metrics = Metrics()
     app = FastAPI(title="medcode", version=medcode.__version__, description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
+    # Inside the body limit: the guard reads a JSON body (bounded by it) whole before any route parses it.
+    app.add_middleware(JsonGuardMiddleware, limits=json_limits(settings), body_limit=settings.serving.max_body_bytes)
     for router in (suggest.router, codes.router, encounters.router, exports.router, jobs.router,
                    validate.router, claims.router, remittances.router, coding_metrics.router):
         app.include_router(router, prefix="/v1")
@@ -161,13 +171,34 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
         app.add_middleware(CORSMiddleware, allow_origins=settings.serving.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "Accept"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.serving.max_body_bytes)
+    app.add_middleware(HeaderLimitMiddleware, header_bytes=settings.serving.max_header_bytes,
+                       url_bytes=settings.serving.max_url_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    keep_queries_out_of_access_log()
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document, plus the schemas of bodies that routes read themselves (jobs take JSON or JSONL)."""
+class _NoQueryString(logging.Filter):
+    """Drops the query string from uvicorn's access lines: a search box's `?q=` may hold a patient's words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def keep_queries_out_of_access_log() -> None:
+    """Install `_NoQueryString` on uvicorn's access logger, once."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _NoQueryString) for f in access.filters):
+        access.addFilter(_NoQueryString())
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's document, plus the schemas of bodies that routes read themselves (jobs take JSON or JSONL),
+    every problem status a route can answer, and only the code systems this service has loaded."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
         from pydantic.json_schema import models_json_schema
@@ -178,8 +209,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                                routes=app.routes)
         _, extra = models_json_schema([(JobCreate, "validation")], ref_template="#/components/schemas/{model}")
         document.setdefault("components", {}).setdefault("schemas", {}).update(extra.get("$defs", {}))
+        problems.document_statuses(document)
+        _only_loaded_systems(document, loaded_systems(settings))
         app.openapi_schema = document
     return app.openapi_schema
+
+
+def _only_loaded_systems(node: Any, loaded: list[str]) -> None:
+    """Narrow every enum of code systems to those loaded: CPT and HCPCS only with the site's files."""
+    if isinstance(node, dict):
+        if sorted(node.get("enum") or ()) == sorted(SYSTEMS):
+            node["enum"] = loaded
+        for value in node.values():
+            _only_loaded_systems(value, loaded)
+    elif isinstance(node, list):
+        for value in node:
+            _only_loaded_systems(value, loaded)
 
 
 def app_from_env() -> FastAPI:

@@ -1,12 +1,20 @@
 """Batch coding: a directory of notes or a JSONL file in, one JSON line per note out, resumable.
 
+Each output line holds the note's suggestions and its claim-ready coding; a JSONL line may carry an
+`encounter` object (setting, date of service, patient) that the coding follows.
+
 A bad note (empty, not UTF-8, too large, a broken JSONL line) is reported on stderr and in
-`OUT.errors.jsonl` by id and error code, never by content, and the rest goes on.
+`OUT.errors.jsonl` by id and error code, never by content, and the rest goes on; so is a note the
+engine fails on (its batch is coded again one note at a time, so its batch-mates are not lost).
+
+A crash cannot spoil the output: each line is written whole by one write, straight to the OS, and
+`--resume` first cuts a torn last line (a kill mid-write) from both files, so that note is coded again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
-from nlp.note import check_note, decode_note
+from nlp.note import Item, JsonLimits, check_note, decode_note, json_limits, read_jsonl
 from serving.proposals import CodingContext, context_from, propose_many
 
 
@@ -34,69 +42,86 @@ class BatchSummary:
         return self.done / self.seconds if self.seconds else 0.0
 
 
-#: (id, text or the error that spoils it, the line's "encounter" object if any)
-Item = tuple[str, str | MedcodeError, Any]
-
-
 def errors_path(out: Path) -> Path:
     """`notes.jsonl` -> `notes.errors.jsonl`."""
     stem = out.name[: -len(".jsonl")] if out.name.endswith(".jsonl") else out.name
     return out.with_name(stem + ".errors.jsonl")
 
 
-def _decode(raw: bytes) -> str | MedcodeError:
-    """The text, or the error that spoils it, so one bad file does not stop the listing."""
+def _file_item(path: Path, limit: int) -> Item:
+    """A folder's note as (its stem, the checked text or the error that spoils it)."""
     try:
-        return decode_note(raw)
+        return Item(path.stem, check_note(decode_note(path.read_bytes()), limit=limit))
     except MedcodeError as error:
-        return error
+        return Item(path.stem, error)
 
 
-def read_items(source: Path) -> tuple[int, Iterator[Item]]:
-    """How many notes `source` holds, and the notes as (id, text or the error that spoils it)."""
+def read_items(source: Path, *, limit: int, json_limits: JsonLimits) -> tuple[int, Iterator[Item]]:
+    """How many notes `source` holds, and the notes as (id, checked text or the error that spoils it)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix == ".txt" and p.is_file())
-        return len(files), ((f.stem, _decode(f.read_bytes()), None) for f in files)
+        return len(files), (_file_item(f, limit) for f in files)
     if source.is_file():
         with source.open("rb") as fh:
             total = sum(1 for line in fh if line.strip())
-        return total, _jsonl_items(source)
+
+        def lines() -> Iterator[Item]:
+            with source.open("rb") as fh:
+                yield from read_jsonl(fh, limit=limit, json_limits=json_limits)
+
+        return total, lines()
     raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file or directory: {source}")
 
 
-def _jsonl_items(source: Path) -> Iterator[Item]:
-    with source.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: not a JSON object"), None
-                continue
-            rid = record.get("id") if isinstance(record, dict) else None
-            if not isinstance(rid, (str, int)) or isinstance(rid, bool):
-                yield f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT,
-                                                     detail=f"line {lineno}: needs an \"id\" (string or number)"), None
-                continue
-            text = record.get("text")
-            if not isinstance(text, str):
-                yield str(rid), MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: needs a \"text\" string"), None
-                continue
-            yield str(rid), text, record.get("encounter")
+def cut_torn_tail(path: Path) -> int:
+    """Cut what follows the last newline of `path` (a line a crash left half-written); the bytes cut."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        keep = size
+        while keep > 0:
+            step = min(keep, 1 << 16)
+            fh.seek(keep - step)
+            block = fh.read(step)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = keep - step + newline + 1
+                break
+            keep -= step
+        if keep < size:
+            fh.truncate(keep)
+            os.fsync(fh.fileno())
+        return size - keep
 
 
 def _done_ids(out: Path) -> set[str]:
-    """Ids already coded or already reported as bad, in `out` and its errors file."""
+    """Ids already coded or already reported as bad, in `out` and its errors file (whole lines only)."""
     ids: set[str] = set()
     for path in (out, errors_path(out)):
         if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    ids.add(str(json.loads(line)["id"]))
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # a line cut short by a crash: that note is coded again
+            with path.open("rb") as fh:
+                for line in fh:
+                    try:
+                        ids.add(str(json.loads(line)["id"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # not a line this program wrote whole: that note is coded again
     return ids
+
+
+class _Lines:
+    """An append-only JSONL file written a whole line at a time: one write, then flushed to the OS."""
+
+    def __init__(self, path: Path, *, append: bool) -> None:
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC), 0o644)
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        while data:  # a kill between two writes leaves a torn tail, which --resume cuts
+            data = data[os.write(self._fd, data):]
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top: int | None = None,
@@ -104,55 +129,74 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
               console: Console | None = None) -> BatchSummary:
     """Code every note of `source` into `out` (JSONL); see the module docstring for errors."""
     console = console or Console(stderr=True)
-    total, items = read_items(source)
-    limit = get_settings().max_note_chars
+    settings = get_settings()
+    total, items = read_items(source, limit=settings.max_note_chars, json_limits=json_limits(settings))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if resume:
+        for path in (out, errors_path(out)):
+            if cut := cut_torn_tail(path):
+                console.print(f"cut a torn last line ({cut} bytes) from {path}; its note is coded again",
+                              markup=False, highlight=False)
     skip = _done_ids(out) if resume else set()
     coder = coder_factory()
     summary = BatchSummary()
     started = time.perf_counter()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    mode = "a" if resume else "w"
-    with out.open(mode, encoding="utf-8") as good, errors_path(out).open(mode, encoding="utf-8") as bad, Progress(
-        TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-        transient=True, disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("notes", total=total)
+    good, bad = _Lines(out, append=resume), _Lines(errors_path(out), append=resume)
+    try:
+        with Progress(TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("notes", total=total)
 
-        def report(rid: str, error: MedcodeError) -> None:
-            summary.failed += 1
-            console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
-            bad.write(json.dumps({"id": rid, "error": error.as_dict()}) + "\n")
+            def report(rid: str, error: MedcodeError) -> None:
+                summary.failed += 1
+                console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
+                bad.write({"id": rid, "error": error.as_dict()})
 
-        pending: list[tuple[str, str, CodingContext]] = []
+            pending: list[tuple[str, str, CodingContext]] = []
 
-        def flush() -> None:
-            if not pending:
-                return
-            results = propose_many(coder, [t for _, t, _ in pending], [c for _, _, c in pending], top=top,
-                                   negated=negated)
-            for (rid, _, _), proposal in zip(pending, results, strict=True):
-                good.write(json.dumps({"id": rid, **proposal.as_dict()}, ensure_ascii=False) + "\n")
-            good.flush()
-            bad.flush()
-            summary.done += len(pending)
-            bar.advance(task, len(pending))
-            pending.clear()
+            def flush() -> None:
+                for rid, found in _code(coder, pending, top=top, negated=negated):
+                    if isinstance(found, MedcodeError):
+                        report(rid, found)
+                    else:
+                        good.write({"id": rid, **found.as_dict()})
+                        summary.done += 1
+                bar.advance(task, len(pending))
+                pending.clear()
 
-        for rid, text, encounter in items:
-            if rid in skip:
-                summary.skipped += 1
-                bar.advance(task)
-                continue
-            try:
-                if isinstance(text, MedcodeError):
-                    raise text
-                pending.append((rid, check_note(text, limit=limit), context_from(encounter, f"{rid}: encounter")))
-            except MedcodeError as error:
-                report(rid, error)
-                bar.advance(task)
-                continue
-            if len(pending) >= batch_size:
-                flush()
-        flush()
+            for rid, text, encounter in items:
+                if rid in skip:
+                    summary.skipped += 1
+                    bar.advance(task)
+                    continue
+                try:
+                    if isinstance(text, MedcodeError):
+                        raise text
+                    pending.append((rid, text, context_from(encounter, f"{rid}: encounter")))
+                except MedcodeError as error:
+                    report(rid, error)
+                    bar.advance(task)
+                    continue
+                if len(pending) >= batch_size:
+                    flush()
+            flush()
+    finally:
+        good.close()
+        bad.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _code(coder: Any, pending: list[tuple[str, str, CodingContext]], **options: Any) -> list[tuple[str, Any]]:
+    """Each note's suggestions and coding; should the batch fail, its notes one at a time, so only a bad one fails."""
+    if not pending:
+        return []
+    try:
+        found = propose_many(coder, [t for _, t, _ in pending], [c for _, _, c in pending], **options)
+    except Exception as error:  # noqa: BLE001 - reported by type and id, never by message: it may quote the note
+        if len(pending) > 1:
+            return [result for item in pending for result in _code(coder, [item], **options)]
+        if not isinstance(error, MedcodeError):
+            error = MedcodeError(ErrorCode.INTERNAL, incident=f"{type(error).__name__} coding note {pending[0][0]}")
+        return [(pending[0][0], error)]
+    return [(rid, proposal) for (rid, _, _), proposal in zip(pending, found, strict=True)]

@@ -330,6 +330,28 @@ def _store():
     return Store.from_settings(get_settings())
 
 
+@app.command()
+def purge(before: Annotated[str, typer.Option("--before", help="A date (YYYY-MM-DD, UTC) or an ISO time; "
+                                              "what was created before it is deleted.")]) -> None:
+    """Delete the encounters and jobs created before a date (notes, suggestions, decisions, results)."""
+    from datetime import UTC, datetime
+
+    from serving.lifecycle import purge as purge_store
+
+    try:
+        when = datetime.fromisoformat(before)
+    except ValueError:
+        raise fail(MedcodeError(ErrorCode.BAD_INPUT, detail=f"--before {before!r} is not a date (YYYY-MM-DD)")) \
+            from None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    store = _store()
+    try:
+        purged = purge_store(store, when, by="cli:purge")
+    finally:
+        store.close()
+    err.print(f"deleted {purged.encounters} encounters and {purged.jobs} jobs created before {when.isoformat()}")
+
+
 @keys_app.command("create")
 def keys_create(
     role: Annotated[str, typer.Option("--role", help="coder, admin or service.")],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from medcode.settings import Settings
 from serving.codesearch import CodeSearch
 from serving.metrics import Metrics
 from serving.runner import Runner
-from serving.security import Caller, RateLimiter, authenticate
+from serving.security import Caller, InFlightLimiter, RateLimiter, authenticate
 from serving.store.db import Store
 
 
@@ -26,6 +26,7 @@ class Services:
     store: Store
     metrics: Metrics
     limiter: RateLimiter
+    in_flight: InFlightLimiter = field(default_factory=lambda: InFlightLimiter(0))
     runner: Runner | None = None
     search: CodeSearch | None = None
     worker: object | None = None
@@ -63,6 +64,29 @@ def get_caller(services: ServicesDep,
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def hold_note_slot(services: ServicesDep, caller: CallerDep) -> Iterator[None]:
+    """One of the caller's notes-in-flight slots, held while the route codes its note."""
+    with services.in_flight.hold(caller.key_id):
+        yield
+
+
+#: Declared by routes that code a note: the caller's notes in flight are bounded.
+NoteSlotDep = Annotated[None, Depends(hold_note_slot)]
+
+
+def loaded_systems(settings: Settings) -> list[str]:
+    """The code systems this service codes and searches: ICD-10 always, CPT / HCPCS with the site's files."""
+    return ["ICD-10-CM", "ICD-10-PCS", *sorted(settings.code_files)]
+
+
+def check_systems(systems: Sequence[str] | None, settings: Settings) -> None:
+    """E010 for a requested system that is not loaded (asking for CPT without its file gets no silent nothing)."""
+    known = loaded_systems(settings)
+    for system in systems or ():
+        if system not in known:
+            raise MedcodeError(ErrorCode.UNKNOWN_SYSTEM, system=system, known=", ".join(known))
 
 
 def get_runner(services: ServicesDep) -> Runner:

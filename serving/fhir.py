@@ -52,6 +52,7 @@ def read_document(payload: dict[str, Any]) -> tuple[str, EncounterMeta, dict[str
     patient: FhirPatient | None = None
     try:
         if kind == "Bundle":
+            _check_entries(payload)
             bundle = Bundle.model_validate(payload)
             resources = [e.resource for e in bundle.entry or () if e.resource is not None]
             docs = [r for r in resources if isinstance(r, DocumentReference)]
@@ -66,7 +67,28 @@ def read_document(payload: dict[str, Any]) -> tuple[str, EncounterMeta, dict[str
         meta = _meta(doc, patient)
     except ValidationError as error:
         raise _bad(error) from None
+    except (KeyError, TypeError, ValueError):  # fhir.resources' factories on input they have no class for
+        raise _bad(f"the {kind} does not parse as FHIR R4") from None
     return _attachment_text(doc), meta, _subject(doc)
+
+
+def _check_entries(payload: dict[str, Any]) -> None:
+    """E056 for a Bundle entry of a resourceType fhir.resources has no class for: its factory raises
+    KeyError or TypeError there, not a ValidationError."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    entries = payload.get("entry")
+    for n, entry in enumerate(entries if isinstance(entries, list) else ()):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        kind = resource.get("resourceType")
+        try:
+            if not isinstance(kind, str) or not kind.isidentifier():
+                raise ValueError(kind)
+            get_fhir_model_class(kind)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise _bad(f"entry.{n}.resource: unknown resourceType") from None
 
 
 def _attachment_text(doc: DocumentReference) -> str:

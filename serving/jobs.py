@@ -7,7 +7,6 @@ text is dropped from the store. A bad note is recorded as failed (by error code)
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -17,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
-from nlp.note import check_note
+from nlp.note import Item, check_note, json_limits, read_jsonl
 from serving.metrics import Metrics
 from serving.runner import Runner
 from serving import proposals
@@ -28,48 +27,40 @@ from serving.store.models import Job, JobItem, utcnow
 log = logging.getLogger("medcode.serving.jobs")
 
 
-def parse_jsonl(raw: bytes) -> list[tuple[str, Any]]:
-    """JSONL lines of `{id, text}` as (id, text); a broken line becomes (line N, the error)."""
-    items: list[tuple[str, Any]] = []
-    for lineno, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            items.append((f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT, detail=f"line {lineno}: not JSON")))
-            continue
-        rid = record.get("id") if isinstance(record, dict) else None
-        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
-            items.append((f"line {lineno}", MedcodeError(ErrorCode.BAD_INPUT,
-                                                         detail=f"line {lineno}: needs an \"id\"")))
-            continue
-        items.append((str(rid)[:200], record.get("text")))
+def parse_jsonl(raw: bytes, settings: Settings) -> list[Item]:
+    """An upload's JSONL lines of `{id, text}`, each note checked (a bad one carries its error)."""
+    items = list(read_jsonl(raw.splitlines(), limit=settings.max_note_chars, json_limits=json_limits(settings)))
     if not items:
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="the upload holds no JSONL lines")
     return items
 
 
-def create_job(store: Store, items: list[tuple[str, Any]], options: dict[str, Any], created_by: str,
-               limit: int) -> Job:
-    """Store a job and its notes; notes that cannot be coded are failed at once, with their error code."""
+def check_notes(notes: list[tuple[str, str]], settings: Settings) -> list[Item]:
+    """A JSON job's notes, each checked (a bad one carries its error)."""
+    items: list[Item] = []
+    for rid, text in notes:
+        try:
+            items.append(Item(rid, check_note(text, limit=settings.max_note_chars)))
+        except MedcodeError as error:
+            items.append(Item(rid, error))
+    return items
+
+
+def create_job(store: Store, items: list[Item], options: dict[str, Any], created_by: str) -> Job:
+    """Store a job and its checked notes; notes that cannot be coded are failed at once, with their error code."""
     now = utcnow()
     job = Job(id=uuid.uuid4().hex, status="queued", options=options, total=len(items), done=0, failed=0,
               created_at=now, updated_at=now, created_by=created_by)
     with store.session() as session:
         session.add(job)
         session.flush()
-        for seq, (item_id, text) in enumerate(items):
-            try:
-                if isinstance(text, MedcodeError):
-                    raise text
-                note = check_note(text, limit=limit)
-            except MedcodeError as error:
+        for seq, (item_id, note, _) in enumerate(items):
+            if isinstance(note, MedcodeError):
                 job.failed += 1
                 session.add(JobItem(job_id=job.id, seq=seq, item_id=item_id, text=None, status="failed",
-                                    error=error.as_dict()))
-                continue
-            session.add(JobItem(job_id=job.id, seq=seq, item_id=item_id, text=note, status="pending"))
+                                    error=note.as_dict()))
+            else:
+                session.add(JobItem(job_id=job.id, seq=seq, item_id=item_id, text=note, status="pending"))
         if job.failed == job.total:
             job.status = "done"
     return job

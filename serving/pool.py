@@ -5,6 +5,10 @@ note at a time on one core. With `serving.engines` processes, that many notes ar
 process loads its own Coder from disk (~1.5 GiB each). A process that dies fails the work it had in
 hand and is started again; the others go on. Each process has pipes of its own, so one killed
 mid-message cannot leave a lock held that the others wait on.
+
+Long notes have a lane of their own: work holding a note over `serving.long_note_chars` runs on at most
+all engines but one, and short work is handed out first, so a 196k-character note (16-20 s of one engine)
+never leaves the short notes of other callers waiting behind it.
 """
 
 from __future__ import annotations
@@ -85,11 +89,13 @@ class _Engine:
     results: Connection
     ready: bool = False
     doing: int | None = None  # the work id in hand
+    long: bool = False  # whether that work is in the long-note lane
 
 
 @dataclass(eq=False)
 class _Pending:
     item: Work
+    long: bool = False
     future: Future[list[list[Suggestion]]] = field(default_factory=Future)
 
 
@@ -101,9 +107,12 @@ class EnginePool:
         self.settings = settings
         self.processes = processes
         self.threads = max(1, cores() // processes)
+        self.long_chars = settings.serving.long_note_chars
+        self.long_lanes = max(1, processes - 1)
         self._lock = threading.Lock()
         self._engines: list[_Engine] = []
         self._backlog: deque[_Pending] = deque()
+        self._long_backlog: deque[_Pending] = deque()
         self._pending: dict[int, _Pending] = {}
         self._next_id = 0
         self._closed = False
@@ -132,10 +141,11 @@ class EnginePool:
         with self._lock:
             if self._closed:
                 raise MedcodeError(ErrorCode.NOT_READY)
-            pending = _Pending((self._next_id, list(texts), (top, list(systems) if systems else None, negated)))
+            pending = _Pending((self._next_id, list(texts), (top, list(systems) if systems else None, negated)),
+                               long=max(map(len, texts), default=0) > self.long_chars)
             self._next_id += 1
             self._pending[pending.item[0]] = pending
-            self._backlog.append(pending)
+            (self._long_backlog if pending.long else self._backlog).append(pending)
             self._dispatch()
         return pending.future.result(timeout=timeout)
 
@@ -170,14 +180,23 @@ class EnginePool:
         self._engines.append(_Engine(proc, work_w, results_r))
 
     def _dispatch(self) -> None:
-        """Hand waiting work to free processes (under the lock)."""
+        """Hand waiting work to free processes, short work first, long work to at most `long_lanes` (under
+        the lock)."""
+        long_running = sum(e.long for e in self._engines if e.doing is not None)
         for engine in self._engines:
-            if not self._backlog:
+            if not (self._backlog or self._long_backlog):
                 return
-            if engine.ready and engine.doing is None:
+            if not engine.ready or engine.doing is not None:
+                continue
+            if self._backlog:
                 pending = self._backlog.popleft()
-                engine.doing = pending.item[0]
-                engine.work.send(pending.item)
+            elif long_running < self.long_lanes:
+                pending = self._long_backlog.popleft()
+                long_running += 1
+            else:
+                return
+            engine.doing, engine.long = pending.item[0], pending.long
+            engine.work.send(pending.item)
 
     def _loop(self) -> None:
         """Read results and readiness; notice processes that end and replace them."""

@@ -15,6 +15,8 @@ from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 #: (principal, sequence) and its present-on-admission indicator (poa).
 Action = Literal["accept", "reject", "add", "modify", "principal", "sequence", "poa"]
 EncounterStatus = Literal["pending", "submitted", "denied"]
+#: A note has some text that is not blank: the intake refuses a blank one (E001, 422), and the document says so.
+NOTE_PATTERN = r"\S"
 NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
                 "Assessment: NSTEMI. Plan: cardiac catheterization.")
 
@@ -42,7 +44,8 @@ class SuggestRequest(BaseModel):
         "encounter": {"id": "ENC-1001", "setting": "inpatient", "date_of_service": "2026-03-02",
                       "patient": {"age": 67, "sex": "male"}}}]})
 
-    text: str = Field(description="The note, as plain text. PHI: never logged.")
+    text: str = Field(json_schema_extra={"pattern": NOTE_PATTERN},
+                      description="The note, as plain text. PHI: never logged.")
     encounter: EncounterMeta | None = None
     systems: list[System] | None = Field(default=None, min_length=1, description="Only these code systems.")
     top: int | None = Field(default=None, ge=1, le=200, description="At most this many suggestions.")
@@ -283,7 +286,7 @@ class NoteIn(BaseModel):
     """One note of a batch job."""
 
     id: str = Field(min_length=1, max_length=200)
-    text: str
+    text: str = Field(description="A blank note fails alone (E001); the rest of the job goes on.")
 
 
 class JobCreate(BaseModel):

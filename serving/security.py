@@ -1,4 +1,4 @@
-"""API keys (stored hashed, with roles), per-key rate limits, and the request body limit.
+"""API keys (stored hashed, with roles), per-key rate and in-flight limits, and the request body limit.
 
 Keys are 32 random bytes, so a plain SHA-256 is enough to store them: there is nothing to brute-force
 that a slow hash would protect (unlike passwords).
@@ -11,6 +11,8 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "export decisions": frozenset({"admin"}),
     "import remittances": frozenset({"admin", "service"}),
     "read metrics": frozenset({"coder", "admin"}),
+    "delete data": frozenset({"admin"}),
 }
 
 
@@ -116,6 +119,31 @@ class RateLimiter:
                 self._buckets[key_id] = (tokens, now)
                 raise MedcodeError(ErrorCode.RATE_LIMITED, retry_after=math.ceil((1.0 - tokens) / self.rate))
             self._buckets[key_id] = (tokens - 1.0, now)
+
+
+class InFlightLimiter:
+    """At most `limit` notes of one key being coded at once; the next is refused (E053, retry in 1 s)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, key_id: int) -> Iterator[None]:
+        """Hold one of `key_id`'s slots while the block runs."""
+        if self.limit <= 0:
+            yield
+            return
+        with self._lock:
+            if self._held.get(key_id, 0) >= self.limit:
+                raise MedcodeError(ErrorCode.RATE_LIMITED, retry_after=1)
+            self._held[key_id] = self._held.get(key_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[key_id] -= 1
 
 
 class BodyLimitMiddleware:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from medcode.types import System
 
@@ -18,15 +18,25 @@ _CODE = r"^\s*[A-Za-z0-9][A-Za-z0-9.]{2,8}\s*$"
 
 
 
+def _not_a_number(value: object) -> object:
+    """A date is written as a date: pydantic would read 0 as 1970-01-01 (Unix time), which the API's schema
+    (a `format: date` string) does not allow."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("a date is a string YYYY-MM-DD, not a number")
+    return value
+
+
 #: A date of service in the range CMS's editors and groupers accept (msdrg refuses discharge dates outside it).
-ServiceDate = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+#: The pattern tells the OpenAPI document the range too (JSON Schema has no bounds for dates).
+ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(
+    ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31), json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"})]
 
 class Patient(BaseModel):
     """Who the codes are about, as far as the edits care."""
 
     model_config = ConfigDict(extra="forbid")
 
-    age: int | None = Field(default=None, ge=0, le=130, description="Age in years at the date of service; "
+    age: int | None = Field(default=None, ge=0, le=130, strict=True, description="Age in years at the date of service; "
                             "the MCE flags ages over 124.")
     sex: Sex = "unknown"
 
@@ -37,7 +47,7 @@ class CodedDiagnosis(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=_CODE, examples=["I50.23"])
-    principal: bool = False
+    principal: bool = Field(default=False, strict=True)  # not 0 / 1, which the schema's boolean does not allow
     poa: str | None = Field(default=None, description="Present on admission: Y, N, U, W or 1.")
 
     @field_validator("poa")
@@ -56,7 +66,7 @@ class CodedProcedure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=_CODE, examples=["0FT44ZZ"])
-    date: dt.date | None = None
+    date: ServiceDate | None = None
 
 
 class Encounter(BaseModel):

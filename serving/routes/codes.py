@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from codesets.types import CodeSet
 from medcode.errors import ErrorCode, MedcodeError
-from medcode.types import System
+from medcode.types import SYSTEMS, System
 from serving.codesearch import CodeSearch
 from serving.deps import CallerDep, SearchDep
 from serving.problems import PROBLEM_RESPONSES
@@ -42,7 +42,9 @@ def search_codes(
 
 
 @router.get("/{system}/{code}", response_model=CodeDetail, responses={404: {"description": "No such code"}})
-def get_code(system: str, code: str, caller: CallerDep, search: SearchDep) -> CodeDetail:
+def get_code(system: Annotated[str, Path(json_schema_extra={"enum": list(SYSTEMS)},
+                                         description="A loaded code system (ICD10CM and the like are read too).")],
+             code: str, caller: CallerDep, search: SearchDep) -> CodeDetail:
     """One code: description, billable, parents and children, excludes and the other notes."""
     caller.require("read codes")
     codeset = _codeset(search, system)

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from medcode.errors import ErrorCode, MedcodeError
 from nlp.note import check_note
-from serving import fhir, proposals, review
-from serving.deps import CallerDep, CoderDep, ServicesDep, SessionDep
+from serving import fhir, lifecycle, proposals, review
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, SessionDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import (
     DecisionCreate,
@@ -37,13 +38,14 @@ NOT_FOUND = {404: {"description": "No such encounter"}}
              openapi_extra={"requestBody": {"content": {fhir.FHIR_JSON: {
                  "schema": {"$ref": "#/components/schemas/FhirInput"}}}}})
 async def create_encounter(body: Annotated[SuggestRequest | FhirInput, Body()], caller: CallerDep,
-                           runner: CoderDep, services: ServicesDep) -> EncounterPublic:
+                           runner: CoderDep, services: ServicesDep, _slot: NoteSlotDep) -> EncounterPublic:
     """Code a note and store it, with its encounter and suggestions, for review; returns its `id`."""
     caller.require("create encounters")
     if isinstance(body, FhirInput):
         text, meta, _ = fhir.read_document(body.model_dump(mode="json"))
         body = SuggestRequest(text=text, encounter=meta)
     text = check_note(body.text, limit=services.settings.max_note_chars)
+    check_systems(body.systems, services.settings)
     context = (body.encounter or EncounterMeta()).context()
     found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=body.top,
                                     systems=body.systems, negated=body.negated)
@@ -107,6 +109,15 @@ def _most_severe(findings: list[dict[str, Any]]) -> Finding | None:
     order = {"error": 0, "warning": 1, "info": 2}
     return Finding.model_validate(min(findings, key=lambda f: order.get(f.get("severity", "info"), 3))) \
         if findings else None
+
+
+@router.delete("/{encounter_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
+def delete_encounter(encounter_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    """Delete an encounter: its note, suggestions and decisions (admin; the deletion itself is recorded)."""
+    caller.require("delete data")
+    if not lifecycle.remove(services.store, "encounter", encounter_id, by=caller.name):
+        raise MedcodeError(ErrorCode.NOT_FOUND, what="encounter", id=encounter_id)
+    return Response(status_code=204)
 
 
 @router.post("/{encounter_id}/decisions", status_code=201, response_model=EncounterPublic,

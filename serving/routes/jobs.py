@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from medcode.errors import ErrorCode, MedcodeError
-from serving import jobs
-from serving.deps import CallerDep, ServicesDep, SessionDep
+from serving import jobs, lifecycle
+from serving.deps import CallerDep, ServicesDep, SessionDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import MAX_OFFSET, JobCreate, JobPublic, JobResult, JobResults
 from serving.store.models import Job, JobItem
@@ -34,29 +34,30 @@ async def create_job(request: Request, caller: CallerDep, services: ServicesDep)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     if media in JSONL_TYPES:
-        items = jobs.parse_jsonl(raw)
-        options = {"top": _int(request.query_params.get("top")), "systems": None, "negated": None}
+        items = jobs.parse_jsonl(raw, services.settings)
+        options = {"top": _top(request.query_params.get("top")), "systems": None, "negated": None}
     elif media == "application/json" or not media:
         try:
             body = JobCreate.model_validate_json(raw)
         except ValidationError as error:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-        items = [(n.id, n.text) for n in body.notes]
+        check_systems(body.systems, services.settings)
+        items = jobs.check_notes([(n.id, n.text) for n in body.notes], services.settings)
         options = jobs.job_options(body)
     else:
         raise MedcodeError(ErrorCode.UNSUPPORTED_MEDIA, media_type=media,
                            accepted="application/json or application/x-ndjson")
-    job = await run_in_threadpool(jobs.create_job, services.store, items, options, caller.name,
-                                  services.settings.max_note_chars)
+    job = await run_in_threadpool(jobs.create_job, services.store, items, options, caller.name)
     if services.worker is not None:
         services.worker.wake()  # type: ignore[attr-defined]
     return JobPublic.model_validate(job, from_attributes=True)
 
 
-def _int(value: str | None) -> int | None:
+def _top(value: str | None) -> int | None:
+    """The `top` query parameter of a JSONL upload: ASCII digits only (`str.isdigit` also takes "²")."""
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 200:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 200:
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="top must be a whole number from 1 to 200")
     return int(value)
 
@@ -73,6 +74,16 @@ def get_job(job_id: str, caller: CallerDep, session: SessionDep) -> JobPublic:
     """A job's progress: queued, running or done, with counts."""
     caller.require("run jobs")
     return JobPublic.model_validate(_job(session, job_id), from_attributes=True)
+
+
+@router.delete("/{job_id}", status_code=204, response_class=Response,
+               responses={404: {"description": "No such job"}})
+def delete_job(job_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    """Delete a job with its notes and results (admin; the deletion itself is recorded)."""
+    caller.require("delete data")
+    if not lifecycle.remove(services.store, "job", job_id, by=caller.name):
+        raise MedcodeError(ErrorCode.NOT_FOUND, what="job", id=job_id)
+    return Response(status_code=204)
 
 
 @router.get("/{job_id}/results", response_model=JobResults, responses={404: {"description": "No such job"}})

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nlp.note import check_note
 from serving import checks, fhir, proposals
-from serving.deps import CallerDep, CoderDep, ServicesDep
+from serving.deps import CallerDep, CoderDep, NoteSlotDep, ServicesDep, check_systems
 from serving.problems import PROBLEM_RESPONSES
 from serving.schemas import EncounterMeta, FhirInput, SuggestRequest, SuggestResponse
 
@@ -34,6 +34,7 @@ async def suggest(
     caller: CallerDep,
     runner: CoderDep,
     services: ServicesDep,
+    _slot: NoteSlotDep,
 ) -> Any:
     """Suggest codes for one note, with their evidence and the proposed claim coding, validation findings and DRG."""
     caller.require("suggest")
@@ -47,6 +48,7 @@ async def suggest(
     else:
         request_ = body
     text = check_note(request_.text, limit=services.settings.max_note_chars)
+    check_systems(request_.systems, services.settings)
     context = (request_.encounter or EncounterMeta()).context()
     found = await run_in_threadpool(proposals.propose_many, runner, [text], [context], top=request_.top,
                                     systems=request_.systems, negated=request_.negated)

@@ -1,5 +1,5 @@
-"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs, and the
-payers' remittances with their adjustments and the denials that sent encounters back to coding."""
+"""The service's tables: API keys, encounters with their audit trail of decisions, batch jobs, deletions, and
+the payers' remittances with their adjustments and the denials that sent encounters back to coding."""
 
 from __future__ import annotations
 
@@ -201,3 +201,20 @@ class Denial(Base):
     status: Mapped[str] = mapped_column(String(10), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Deletion(Base):
+    """A record that an encounter or a job was deleted: what, when, by whom, how many rows; never its content.
+
+    The decisions trail's trigger lets an encounter's decisions go only once this row exists.
+    """
+
+    __tablename__ = "deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # encounter | job
+    target: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # request | purge | retention
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(200))

@@ -1,4 +1,5 @@
-"""Over real HTTP (uvicorn in a subprocess): concurrency, restart persistence, and a schemathesis fuzz."""
+"""Over real HTTP (uvicorn in a subprocess): concurrency and restart persistence (the schemathesis run over
+the same server is tests/serving/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -74,30 +75,3 @@ def test_encounters_decisions_and_jobs_survive_a_restart(small_index, data_dir, 
             assert all(r["suggestions"] for r in results)
     finally:
         server.stop()
-
-
-def test_openapi_fuzzed_without_server_errors(live):
-    import schemathesis
-    from hypothesis import HealthCheck, Phase, given, settings
-
-    server, keys = live
-    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
-    failures: list[str] = []
-    calls = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        strategy = operation.as_strategy()
-
-        @given(case=strategy)
-        @settings(max_examples=15, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        def run(case) -> None:
-            nonlocal calls
-            calls += 1
-            response = case.call(base_url=server.url, headers=keys["admin"], timeout=120)
-            if response.status_code >= 500:
-                failures.append(f"{case.method} {case.path} -> {response.status_code}: {response.text[:300]}")
-
-        run()
-    assert calls > 100  # every operation was exercised
-    assert not failures, "\n".join(failures[:10])

@@ -69,3 +69,42 @@ def test_a_process_that_cannot_load_stops_the_pool_with_its_reason(settings, tmp
     with pytest.raises(MedcodeError) as error:  # no index under this data dir
         EnginePool(settings.model_copy(update={"data_dir": tmp_path}), processes=1, timeout_s=120)
     assert error.value.code is ErrorCode.INDEX_MISSING
+
+
+def _busy(pool, *, long: bool | None = None) -> list:
+    return [e for e in pool._engines if e.doing is not None and (long is None or e.long == long)]
+
+
+def test_an_engine_killed_mid_request_fails_only_that_request(pool):
+    long_note = " ".join(NOTES) * 400  # seconds of work, so the kill lands while it is being coded
+    with ThreadPoolExecutor(max_workers=1) as threads:
+        doomed = threads.submit(pool.suggest, long_note)
+        deadline = time.monotonic() + 60
+        while not _busy(pool):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(_busy(pool)[0].proc.pid, signal.SIGKILL)
+        with pytest.raises(MedcodeError) as error:
+            doomed.result(timeout=120)
+    assert error.value.code is ErrorCode.INTERNAL
+    assert all(pool.suggest(note) for note in NOTES)  # the other engine, then the replacement, go on
+
+
+def test_long_notes_keep_to_their_lane_and_short_ones_pass_them(pool):
+    long_note = " ".join(NOTES) * 100
+    pool.long_chars, before = 1_000, pool.long_chars
+    most_long = 0
+    try:
+        with ThreadPoolExecutor(max_workers=8) as threads:
+            longs = [threads.submit(pool.suggest, long_note + f" Day {i}.") for i in range(3)]
+            while not _busy(pool, long=True):
+                time.sleep(0.005)
+            shorts = [threads.submit(pool.suggest, NOTES[i % 5]) for i in range(4)]
+            while not all(f.done() for f in longs + shorts):
+                most_long = max(most_long, len(_busy(pool, long=True)))
+                assert len(_busy(pool)) <= 2
+                time.sleep(0.005)
+            assert all(f.result() for f in longs + shorts)
+    finally:
+        pool.long_chars = before
+    assert most_long == 1 == pool.long_lanes  # two engines: long work holds one at most, short work has the other

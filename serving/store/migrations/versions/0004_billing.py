@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_billing"
-down_revision = "0002_coding"
+down_revision = "0003_lifecycle"
 branch_labels = None
 depends_on = None
 
