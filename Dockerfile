@@ -27,6 +27,8 @@ COPY --chown=medcode:medcode nlp ./nlp
 COPY --chown=medcode:medcode serving ./serving
 COPY --chown=medcode:medcode training ./training
 COPY --chown=medcode:medcode validation ./validation
+COPY --chown=medcode:medcode coding ./coding
+COPY --chown=medcode:medcode claims ./claims
 COPY --chown=medcode:medcode corpora ./corpora
 RUN pip install . && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
 
