@@ -86,6 +86,9 @@ class CodeCandidates:
     candidates: list[Candidate] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
+    #: False for a code the engine would not rank (`worth_ranking`), kept only because `Coder.rank` was
+    #: asked for every code.
+    ranked: bool = True
     #: `strengths()`, kept: the features, the assertion and the evidence all read it.
     _strengths: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 

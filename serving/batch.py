@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
 from nlp.note import check_note, decode_note
+from training.evaluate import engine_rates, suggestion_forms
 
 
 @dataclass
@@ -98,14 +99,18 @@ def _done_ids(out: Path) -> set[str]:
 
 
 def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top: int | None = None,
-              negated: str | None = None, resume: bool = False, batch_size: int = 16,
+              negated: str | None = None, resume: bool = False, batch_size: int = 16, codiesp_form: bool = False,
               console: Console | None = None) -> BatchSummary:
-    """Code every note of `source` into `out` (JSONL); see the module docstring for errors."""
+    """Code every note of `source` into `out` (JSONL); see the module docstring for errors. `codiesp_form`
+    adds each note's codes as CodiEsp ranks them (`{"codiesp": {"diagnoses": [...], "procedures": [...]}}`:
+    lower case, CM with its dot, the shorter forms coders may have written entering by expected gain), so
+    the output can be scored on CodiEsp as `medcode eval codiesp` scores the engine."""
     console = console or Console(stderr=True)
     total, items = read_items(source)
     limit = get_settings().max_note_chars
     skip = _done_ids(out) if resume else set()
     coder = coder_factory()
+    rates = engine_rates(coder) if codiesp_form else {}
     summary = BatchSummary()
     started = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,8 +133,10 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
                 return
             results = coder.suggest_many([t for _, t in pending], top=top, negated=negated)
             for (rid, _), suggestions in zip(pending, results, strict=True):
-                good.write(json.dumps({"id": rid, "suggestions": [s.model_dump() for s in suggestions]},
-                                      ensure_ascii=False) + "\n")
+                record: dict[str, Any] = {"id": rid, "suggestions": [s.model_dump() for s in suggestions]}
+                if codiesp_form:
+                    record["codiesp"] = suggestion_forms(suggestions, rates)
+                good.write(json.dumps(record, ensure_ascii=False) + "\n")
             good.flush()
             bad.flush()
             summary.done += len(pending)

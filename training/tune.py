@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.console import Console
 
-from codesets.index import code_terms
 from codesets.lexicon import Lexicon
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, mine, read_codiesp
@@ -38,6 +37,7 @@ from training.evaluate import codiesp_form, engine_rates
 from training.reranker import Rows
 
 if TYPE_CHECKING:
+    from codesets.neighbors import Neighbors
     from nlp.coder import Coder
 
 SYSTEMS = ("ICD-10-CM", "ICD-10-PCS")
@@ -92,10 +92,13 @@ def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
     return rows
 
 
-def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console) -> dict[str, Rows]:
-    """Per system, the rows of every candidate of every train note, each fold ranked with usage,
-    similar notes and the note classifier taken from the other folds only."""
-    base_terms = [t for cs in coder.codesets.values() for t in code_terms(cs)]
+def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console,
+                     similar: Neighbors | None = None) -> dict[str, Rows]:
+    """Per system, the rows of every candidate of every note, each fold (notes i with i % folds == k) ranked
+    with usage, similar notes and the note classifier taken from the other folds only. `similar`: the
+    notes embedded in order (default: the index's, which are CodiEsp train's)."""
+    # The index's own terms (code sets and knowledge sources), without the usage rules mined from all of train.
+    base_terms = [t for t in coder.index.lexicon.terms if t.kind not in ("usage", "cooccurrence")]
     related = CodeWords(coder.codesets)
     finder = coder.nlp.get_pipe("medcode_mentions")
     from codesets.classifier import fit as fit_classifier
@@ -103,10 +106,11 @@ def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, consol
 
     full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
     background, params = background_texts(coder.settings), classifier_params(coder.settings)
-    # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
-    if len(full[3]) < len(notes):
-        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-    similar = full[3].subset(range(len(notes)))
+    if similar is None:
+        # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
+        if len(full[3]) < len(notes):
+            raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
+        similar = full[3].subset(range(len(notes)))
     raw: dict[str, list[tuple]] = defaultdict(list)
     try:
         for k in range(folds):
