@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesets.usage import PCS_PREFIX, CodedNote, read_codiesp
-from medcode.settings import get_settings
+from medcode.settings import Settings, get_settings
 from medcode.types import System
 from training.evaluate import Ranked, codiesp_form, engine_rates, ranked_codes
 
@@ -52,6 +52,46 @@ def collect(coder: object, notes: Sequence[CodedNote], *, batch: int = 16) -> li
             out.append([Found(g.system, g.code, g.ranked, frozenset(c.channel for c in g.candidates),
                               frozenset(c.source or "dense" for c in g.candidates)) for g in groups])
     return out
+
+
+def collect_lexical(settings: Settings, notes: Sequence[CodedNote], sources: Sequence[str] | None
+                    ) -> tuple[list[list[Found]], dict[System, dict[str, float]]]:
+    """The lexical channels' candidates alone, from a lexicon made here (code sets, the knowledge
+    `sources`, usage mined from CodiEsp train) without a built index: what a knowledge source changes,
+    measured in minutes; also the truncation rates of that usage."""
+    from codesets import knowledge
+    from codesets.index import code_terms
+    from codesets.lexicon import Lexicon
+    from codesets.registry import load_codeset
+    from nlp.mentions import SPAN_GROUP
+    from nlp.pipeline import build_pipeline
+    from nlp.resolve import Resolver
+    from serving.indexing import usage_from_corpus
+    from training.evaluate import truncation_rates
+
+    codesets = {s: load_codeset(s) for s in SYSTEMS}
+    usage = usage_from_corpus(settings, codesets)
+    if usage is None:
+        raise SystemExit("the lexical benchmark needs CodiEsp train under the corpus folder")
+    base = [t for cs in codesets.values() for t in code_terms(cs)]
+    nlp = build_pipeline()
+    nlp.get_pipe("medcode_mentions").lexicon = Lexicon(
+        [*base, *knowledge.terms(codesets, sources, known=base), *usage.rules])
+    resolver = Resolver(codesets, usage)  # type: ignore[arg-type]
+    out: list[list[Found]] = []
+    for doc in nlp.pipe(n.text for n in notes):
+        by_code: dict[tuple[System, str], tuple[set[str], set[str]]] = {}
+        for span in doc.spans[SPAN_GROUP]:
+            for hit in span._.hits or ():
+                target = resolver.target(hit.term.system, hit.term.code)
+                if target is None:
+                    continue
+                channels, kinds = by_code.setdefault((hit.term.system, target), (set(), set()))
+                kind = hit.term.kind
+                channels.add(kind if kind in ("usage", "cooccurrence") else "exact" if hit.match == "exact" else "fuzzy")
+                kinds.add(kind)
+        out.append([Found(s, c, True, frozenset(ch), frozenset(k)) for (s, c), (ch, k) in by_code.items()])
+    return out, truncation_rates(usage, codesets["ICD-10-PCS"])  # type: ignore[return-value]
 
 
 def gold(note: CodedNote, system: System) -> set[str]:
@@ -116,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser.add_argument("--dir", type=Path, help="A folder in CodiEsp layout instead of a split.")
     parser.add_argument("--limit", type=int, help="Only the first N notes.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--lexical", action="store_true", help="Only the lexical channels, from a lexicon made "
+                        "now with --knowledge (no built index needed).")
+    parser.add_argument("--knowledge", help="With --lexical: the knowledge sources, comma-separated (default all; "
+                        "'none' for none).")
     args = parser.parse_args(argv)
     from codesets.types import settle_gc
     from nlp.coder import Coder
@@ -124,16 +168,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     folder = args.dir or settings.corpus_dir / args.split
     notes = read_codiesp(folder, split=None if args.dir else args.split)[: args.limit]
     started = time.perf_counter()
-    coder = Coder.load(settings)
-    settle_gc()
-    found = collect(coder, notes)
+    if args.lexical:
+        chosen = None if args.knowledge is None else [] if args.knowledge == "none" else args.knowledge.split(",")
+        found, rates = collect_lexical(settings, notes, chosen)
+        knowledge_used: object = chosen if chosen is not None else "all"
+    else:
+        coder = Coder.load(settings)
+        settle_gc()
+        found, rates = collect(coder, notes), engine_rates(coder)
+        knowledge_used = coder.index.manifest.get("knowledge", {})
     seconds = time.perf_counter() - started
     sources = sorted({s for codes in found for f in codes for s in f.sources})
-    result = {"notes": len(notes), "folder": str(folder), "index": coder.index.manifest.get("knowledge", {}),
-              "per_note": per_note(found), "recall": rows(notes, found, engine_rates(coder), sources),
-              "seconds": round(seconds, 1)}
-    print(f"{len(notes)} notes from {folder} in {seconds:.0f} s; knowledge sources in the index: "
-          f"{', '.join(result['index']) or 'none'}")  # type: ignore[arg-type]
+    result = {"notes": len(notes), "folder": str(folder), "lexical_only": args.lexical, "knowledge": knowledge_used,
+              "per_note": per_note(found), "recall": rows(notes, found, rates, sources), "seconds": round(seconds, 1)}
+    print(f"{len(notes)} notes from {folder} in {seconds:.0f} s; {'lexical channels only; ' if args.lexical else ''}"
+          f"knowledge sources: {knowledge_used or 'none'}")
     print(f"candidate codes per note: ranked mean {result['per_note']['ranked_mean']}, "  # type: ignore[index]
           f"p95 {result['per_note']['ranked_p95']}, max {result['per_note']['ranked_max']}; "  # type: ignore[index]
           f"every code mean {result['per_note']['every_code_mean']}")  # type: ignore[index]
