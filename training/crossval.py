@@ -23,6 +23,7 @@ from codesets.encoder import Encoder
 from codesets.neighbors import Neighbors, embed_notes
 from codesets.usage import mine
 from codesets.words import CodeWords
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from nlp.ranking import FEATURES, Ranker
 from training.evaluate import Score, ranked_scores, score, truncation_rates
@@ -35,23 +36,23 @@ def _subset(rows: Rows, mask: np.ndarray) -> Rows:
 
 
 def cross_validate(settings: Settings, *, folds: int, console: Console | None = None,
-                   limit: int | None = None) -> dict[str, Any]:
-    """MAP per fold and pooled over every note of train and dev (`limit`: the first notes only)."""
+                   train_limit: int | None = None, dev_limit: int | None = None) -> dict[str, Any]:
+    """MAP per fold and pooled over every note of train and dev (the limits: their first notes only)."""
     from nlp.coder import Coder
 
     console = console or Console(stderr=True)
     # Trees and calibration are chosen within each fold's training rows: there is no dev to tune on.
     settings = settings.model_copy(update={"rerank": settings.rerank.model_copy(update={"tune_on": "train"})})
-    train, dev = read_split(settings, "train"), read_split(settings, "dev")
-    notes = (train + dev)[:limit]
+    train, dev = read_split(settings, "train")[:train_limit], read_split(settings, "dev")[:dev_limit]
+    notes = train + dev
     coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
     index_similar = coder.index.neighbors
+    if len(index_similar) < len(train):
+        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
     # Train's notes are embedded in the index already (in corpus order); dev's are embedded as the build does.
-    rest = notes[len(index_similar):]
-    extra = embed_notes(rest, Encoder.from_settings(settings).encode) if rest else None
-    vectors = index_similar.vectors[: len(notes)]
-    if extra is not None:
-        vectors = np.vstack([vectors, extra.vectors])
+    vectors = index_similar.vectors[: len(train)]
+    if dev:
+        vectors = np.vstack([vectors, embed_notes(dev, Encoder.from_settings(settings).encode).vectors])
     similar = Neighbors(vectors, [n.codes for n in notes], k=index_similar.k)
     rows = cached_rows(settings.data_dir / "cache" / f"rows-cv{folds}.npz",
                        rows_stamp(coder, notes, folds=folds, cv="train+dev"),
