@@ -101,7 +101,8 @@ class Inputs:
             "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
             "usage": {"source": self.usage.source if self.usage else "", "fingerprint": usage_fp},
             "classifier": {**self.classifier, "background": len(self.background), "fingerprint": background_fp},
-            "knowledge": self.knowledge_sources,
+            # Only when some source is in: an index built before knowledge sources existed stays up to date.
+            **({"knowledge": self.knowledge_sources} if self.knowledge_sources else {}),
         }
 
 
@@ -168,7 +169,9 @@ def is_stale(path: Path, inputs: Inputs) -> bool:
     if not all((path / f).exists() for f in [*files, *INDEX_FILES]):
         return True
     stamp = inputs.stamp()
-    return {k: built.get(k) for k in stamp} != stamp
+    # "knowledge" is stamped only when some source is in, so an index built with sources is stale without them.
+    keys = set(stamp) | ({"knowledge"} & set(built))
+    return {k: built.get(k) for k in keys} != {k: stamp.get(k) for k in keys}
 
 
 def _slug(system: str) -> str:

@@ -3,7 +3,8 @@
 A source turns a package's data into lexicon terms of the loaded code sets, of its own kind (the
 Term kind names the source, so a candidate and the recall benchmark can tell where it came from).
 The index stamps each source's package version and loader version, so a new release rebuilds it.
-`MEDCODE_INDEX__KNOWLEDGE` picks the sources (all by default; `[]` for none).
+`MEDCODE_INDEX__KNOWLEDGE` picks the sources (none by default, `["all"]` for all): the shipped ranker was
+fitted without them, and dev MAP P falls under it when they are in (see the setting).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ NAMES: tuple[str, ...] = tuple(s.name for s in SOURCES)
 
 
 def chosen(names: Iterable[str] | None) -> list[Source]:
-    """The sources named (all when None), in registry order; an unknown name is an error."""
-    if names is None:
-        return list(SOURCES)
-    wanted = set(names)
+    """The sources named (all when None or when "all" is named), in registry order; an unknown name is an error."""
+    wanted = set(NAMES if names is None else names)
+    if "all" in wanted:
+        wanted = set(NAMES)
     unknown = wanted - set(NAMES)
     if unknown:
         raise ValueError(f"unknown knowledge sources {sorted(unknown)}; known: {', '.join(NAMES)}")

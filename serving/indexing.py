@@ -53,7 +53,7 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
         codesets[system] = load_codeset(system, path)
     corpus = coded_corpus(settings)
     sources = settings.index.knowledge
-    known = [t for cs in codesets.values() for t in code_index.code_terms(cs)]
+    known = [t for cs in codesets.values() for t in code_index.code_terms(cs)] if sources else []
     return code_index.Inputs(codesets, Encoder.from_settings(settings), usage_from_corpus(settings, codesets, corpus),
                              tuple(corpus), tuple(background_texts(settings)), classifier_params(settings),
                              tuple(knowledge.terms(codesets, sources, known=known)), knowledge.stamp(sources))

@@ -94,7 +94,8 @@ def test_knowledge_leaves_out_what_the_code_set_says_already_and_refuses_unknown
     assert {t.kind for t in made} == {"gems_pcs"}
     with pytest.raises(ValueError, match="unknown knowledge sources"):
         knowledge.chosen(["alphabetic_index"])
-    assert set(knowledge.stamp(None)) == set(knowledge.NAMES)
+    assert set(knowledge.stamp(None)) == set(knowledge.stamp(["all"])) == set(knowledge.NAMES)
+    assert knowledge.chosen([]) == [] and knowledge.stamp([]) == {}
 
 
 def test_an_index_stamps_its_knowledge_sources_and_its_lexicon_finds_their_terms(
@@ -110,3 +111,5 @@ def test_an_index_stamps_its_knowledge_sources_and_its_lexicon_finds_their_terms
     assert any(h.term.code == "0DTJ4ZZ" and h.term.kind == gems.PCS_KIND for h in hits)
     other = index.Inputs({"ICD-10-PCS": part}, inputs.encoder, None)
     assert index.is_stale(tmp_path / "index", other)
+    # Without knowledge sources (the default) the stamp is the one indexes had before they existed.
+    assert "knowledge" not in other.stamp()
