@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from codesets import index as code_index
+from codesets import knowledge
 from codesets.encoder import Encoder
 from codesets.registry import load_codeset
 from codesets.types import CodeSet
@@ -50,8 +51,11 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
     for system, path in settings.code_files.items():
         codesets[system] = load_codeset(system, path)
     corpus = coded_corpus(settings)
+    sources = settings.index.knowledge
+    known = [t for cs in codesets.values() for t in code_index.code_terms(cs)] if sources else []
     return code_index.Inputs(codesets, Encoder.from_settings(settings), usage_from_corpus(settings, codesets, corpus),
-                             tuple(corpus), tuple(background_texts(settings)), classifier_params(settings))
+                             tuple(corpus), tuple(background_texts(settings)), classifier_params(settings),
+                             tuple(knowledge.terms(codesets, sources, known=known)), knowledge.stamp(sources))
 
 
 def build_index(settings: Settings, *, force: bool = False, console: Console | None = None) -> tuple[Path, bool]:

@@ -84,6 +84,9 @@ class Inputs:
     background: tuple[str, ...] = ()
     #: `codesets.classifier.fit`'s settings (c, min_notes).
     classifier: dict[str, float] = field(default_factory=dict)
+    #: Lexicon terms of the code-set knowledge sources (`codesets.knowledge`), and each source's stamp.
+    knowledge: tuple[Term, ...] = ()
+    knowledge_sources: dict[str, str] = field(default_factory=dict)
 
     def stamp(self) -> dict[str, object]:
         usage_fp = ""
@@ -99,6 +102,8 @@ class Inputs:
             "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
             "usage": {"source": self.usage.source if self.usage else "", "fingerprint": usage_fp},
             "classifier": {**self.classifier, "background": len(self.background), "fingerprint": background_fp},
+            # Only when some source is in: an index built before knowledge sources existed stays up to date.
+            **({"knowledge": self.knowledge_sources} if self.knowledge_sources else {}),
         }
 
 
@@ -165,7 +170,9 @@ def is_stale(path: Path, inputs: Inputs) -> bool:
     if not all((path / f).exists() for f in [*files, *INDEX_FILES]):
         return True
     stamp = inputs.stamp()
-    return {k: built.get(k) for k in stamp} != stamp
+    # "knowledge" is stamped only when some source is in, so an index built with sources is stale without them.
+    keys = set(stamp) | ({"knowledge"} & set(built))
+    return {k: built.get(k) for k in keys} != {k: stamp.get(k) for k in keys}
 
 
 def _slug(system: str) -> str:
@@ -237,7 +244,7 @@ def build(path: Path, inputs: Inputs, *, progress: Progress | None = None, chunk
         (tmp / f"{slug}.rows.json").write_text(json.dumps([[t.code, t.text] for t in terms]))
     usage = inputs.usage or Usage(source="none")
     with (tmp / "lexicon.pkl").open("wb") as fh:
-        pickle.dump(Lexicon([*all_terms, *usage.rules]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(Lexicon([*all_terms, *inputs.knowledge, *usage.rules]), fh, protocol=pickle.HIGHEST_PROTOCOL)
     usage.save(tmp / "usage.json")
     embed_notes(inputs.corpus, inputs.encoder.encode).save(tmp)
     fit_classifier(inputs.corpus, background=inputs.background, **inputs.classifier).save(tmp)  # type: ignore[arg-type]

@@ -151,12 +151,13 @@ def mine(notes: Iterable[CodedNote], *, max_n: int = 4, min_support: int = 2, mi
     return Usage(n_notes=dict(n_notes), counts=dict(counts), rules=rules, source=source)
 
 
-def read_codiesp(split_dir: Path, *, split: str) -> list[CodedNote]:
-    """CodiEsp's layout: `text_files_en/*.txt` and `{split}D.tsv` / `{split}P.tsv` (id, code)."""
+def read_codiesp(split_dir: Path, *, split: str | None) -> list[CodedNote]:
+    """CodiEsp's layout: `text_files_en/*.txt` and `{split}D.tsv` / `{split}P.tsv` (id, code); with no
+    `split`, every `*D.tsv` and `*P.tsv` of the folder (a site's own coded notes, named as it likes)."""
     codes: dict[str, set[tuple[System, str]]] = defaultdict(set)
     for suffix, system in (("D", "ICD-10-CM"), ("P", "ICD-10-PCS")):
-        tsv = split_dir / f"{split}{suffix}.tsv"
-        if tsv.exists():
+        tables = [split_dir / f"{split}{suffix}.tsv"] if split else sorted(split_dir.glob(f"*{suffix}.tsv"))
+        for tsv in (t for t in tables if t.exists()):
             with tsv.open(encoding="utf-8") as fh:
                 for row in csv.reader(fh, delimiter="\t"):
                     if len(row) >= 2:

@@ -43,6 +43,9 @@ class Candidate:
     similarity: float
     matched_text: str = ""
     features: dict[str, float] = field(default_factory=dict)
+    #: Where a lexicon candidate's term came from: its kind ("description", "synonym", "usage", a knowledge
+    #: source such as "pcs_index"); empty for the dense channel.
+    source: str = ""
 
 
 class Evidence(BaseModel):

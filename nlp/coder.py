@@ -42,10 +42,11 @@ def _mention(text: str, span: Span, start: int, end: int, section_of: Callable[[
 def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
     term = hit.term
     if term.kind in ("usage", "cooccurrence"):
-        return Candidate(term.code, term.system, mention, term.kind, term.precision * hit.score, term.text)
+        return Candidate(term.code, term.system, mention, term.kind, term.precision * hit.score, term.text,
+                         source=term.kind)
     channel = "exact" if hit.match == "exact" else "fuzzy"
     return Candidate(term.code, term.system, mention, channel, hit.score, term.text,
-                     {"description": float(term.kind == "description")})
+                     {"description": float(term.kind == "description")}, term.kind)
 
 
 @dataclass
@@ -128,9 +129,11 @@ class Coder:
             classified = classified_notes[i]
             groups = group(self.resolver.resolve(candidates), self.settings.ranking)
             proposed = Proposed.count(groups, self.index.usage)
+            floor = self.settings.ranking.dense_floor
+            for g in groups:
+                g.ranked = worth_ranking(g, dense_floor=floor, neighbors=near)
             if not every_code:
-                floor = self.settings.ranking.dense_floor
-                groups = [g for g in groups if worth_ranking(g, dense_floor=floor, neighbors=near)]
+                groups = [g for g in groups if g.ranked]
             for g in groups:
                 g.features = featurize(g, usage=self.index.usage, billable=self.resolver.billable(g),
                                        prefix=self.resolver.was_prefix(g), neighbors=near, classified=classified,

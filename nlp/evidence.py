@@ -44,6 +44,9 @@ class CodeCandidates:
     score: float = 0.0
     #: The evidence weights `strength` reads (the engine's settings; their defaults when built elsewhere).
     ranking: RankingSettings = field(default_factory=lambda: DEFAULT_RANKING, repr=False, compare=False)
+    #: False for a code the engine would not rank (`worth_ranking`), kept only because `Coder.rank` was
+    #: asked for every code.
+    ranked: bool = True
     #: `strengths()`, kept: the features, the assertion and the evidence all read it.
     _strengths: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 

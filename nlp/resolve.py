@@ -85,7 +85,7 @@ class Resolver:
                 # Built anew rather than by dataclasses.replace, which costs more on this hot path.
                 c = Candidate(code=target, system=c.system, mention=c.mention, channel=c.channel,
                               similarity=c.similarity, matched_text=c.matched_text,
-                              features={**c.features, flag: 1.0, "prior": prior})
+                              features={**c.features, flag: 1.0, "prior": prior}, source=c.source)
             out.append(c)
         return out
 

@@ -28,6 +28,7 @@ from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
 from nlp.note import Item, JsonLimits, check_note, decode_note, json_limits, read_jsonl
 from serving.proposals import CodingContext, context_from, propose_many
+from training.metrics import engine_rates, suggestion_forms
 
 
 @dataclass
@@ -125,9 +126,12 @@ class _Lines:
 
 
 def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top: int | None = None,
-              negated: str | None = None, resume: bool = False, batch_size: int = 16,
+              negated: str | None = None, resume: bool = False, batch_size: int = 16, codiesp_form: bool = False,
               console: Console | None = None) -> BatchSummary:
-    """Code every note of `source` into `out` (JSONL); see the module docstring for errors."""
+    """Code every note of `source` into `out` (JSONL); see the module docstring for errors. `codiesp_form`
+    adds each note's codes as CodiEsp ranks them (`{"codiesp": {"diagnoses": [...], "procedures": [...]}}`:
+    lower case, CM with its dot, the shorter forms coders may have written entering by expected gain), so
+    the output can be scored on CodiEsp as `medcode eval codiesp` scores the engine."""
     console = console or Console(stderr=True)
     settings = get_settings()
     total, items = read_items(source, limit=settings.max_note_chars, json_limits=json_limits(settings))
@@ -139,6 +143,7 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
                               markup=False, highlight=False)
     skip = _done_ids(out) if resume else set()
     coder = coder_factory()
+    rates = engine_rates(coder) if codiesp_form else {}
     summary = BatchSummary()
     started = time.perf_counter()
     good, bad = _Lines(out, append=resume), _Lines(errors_path(out), append=resume)
@@ -159,7 +164,10 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
                     if isinstance(found, MedcodeError):
                         report(rid, found)
                     else:
-                        good.write({"id": rid, **found.as_dict()})
+                        record = {"id": rid, **found.as_dict()}
+                        if codiesp_form:
+                            record["codiesp"] = suggestion_forms(found.suggestions, rates)
+                        good.write(record)
                         summary.done += 1
                 bar.advance(task, len(pending))
                 pending.clear()

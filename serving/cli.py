@@ -146,6 +146,10 @@ def batch(
     negated: NegatedOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Skip ids already in OUT; append the rest.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    codiesp_form: Annotated[bool, typer.Option("--codiesp-form", help="Also each note's codes as CodiEsp ranks "
+                                               "them (shorter forms coders may have written included), to "
+                                               "score the output on CodiEsp; with --negated flag as it counts "
+                                               "negated findings.")] = False,
 ) -> None:
     """Code many notes; bad notes go to OUT.errors.jsonl and the rest goes on."""
     from serving.batch import run_batch
@@ -153,7 +157,7 @@ def batch(
     try:
         _check_negated(negated)
         summary = run_batch(input, out, coder_factory=_coder, top=top, negated=negated, resume=resume,
-                            batch_size=batch_size, console=err)
+                            batch_size=batch_size, codiesp_form=codiesp_form, console=err)
     except MedcodeError as e:
         raise fail(e) from None
     err.print(f"{summary.done} notes coded, {summary.failed} failed, {summary.skipped} skipped "
@@ -192,6 +196,11 @@ def eval_codiesp(
     before: Annotated[Optional[Path], typer.Option("--before", help="Baseline figures JSON for the report "
                                                    "(default: the one `medcode train` kept, else the hand-set "
                                                    "ranking measured now).")] = None,
+    folder: Annotated[Optional[Path], typer.Option("--dir", help="Any folder in CodiEsp layout instead of a split: "
+                                                   "text_files_en/*.txt, *D.tsv, *P.tsv (id, code).")] = None,
+    cv: Annotated[Optional[int], typer.Option("--cv", min=2, help="K-fold cross-validation over train and dev: "
+                                              "usage, similar notes, classifier and ranker refitted per fold "
+                                              "(slow: the ranker's rows are built for every note).")] = None,
 ) -> None:
     """Print MAP for diagnoses and procedures on CodiEsp (English); --report also writes the report."""
     from codesets.usage import read_codiesp
@@ -199,20 +208,33 @@ def eval_codiesp(
     from training.train import baseline_path
 
     settings = get_settings()
-    split_dir = settings.corpus_dir / split
-    if split not in ("train", "dev") or not split_dir.exists():
+    if cv is not None:
+        from training.crossval import cross_validate
+
+        try:
+            print(json.dumps(cross_validate(settings, folds=cv, console=err), indent=2))
+        except MedcodeError as e:
+            raise fail(e) from None
+        return
+    split_dir = folder or settings.corpus_dir / split
+    known_split = folder is not None or split in ("train", "dev")
+    if not known_split or not (split_dir / "text_files_en").is_dir():
         raise fail(MedcodeError(ErrorCode.CORPUS_MISSING, path=split_dir))
-    notes = read_codiesp(split_dir, split=split)[:limit]
+    if folder is not None and report_dir is not None:
+        raise fail(MedcodeError(ErrorCode.BAD_INPUT, detail="--report reads a CodiEsp split, not --dir."))
+    notes = read_codiesp(split_dir, split=None if folder else split)[:limit]
+    if not notes:
+        raise fail(MedcodeError(ErrorCode.CORPUS_MISSING, path=split_dir / "text_files_en"))
     try:
         if report_dir is not None:
             report_codiesp(settings, report_dir, split=split, limit=limit, console=err,
                            before=before or baseline_path(settings, split))
             return
-        report = evaluate(_coder(), notes, split=split)
+        report = evaluate(_coder(), notes, split=str(folder) if folder else split)
     except MedcodeError as e:
         raise fail(e) from None
     print(json.dumps({
-        "split": split, "notes": report.notes,
+        "split": report.split, "notes": report.notes,
         "map_diagnoses": round(report.diagnoses.map, 4), "map_procedures": round(report.procedures.map, 4),
         "documents": {"diagnoses": report.diagnoses.documents, "procedures": report.procedures.documents},
         "seconds": round(report.seconds, 1), "notes_per_second": round(report.notes / report.seconds, 2),

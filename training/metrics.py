@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, Usage
-from medcode.types import ICD10_SYSTEMS, System
+from medcode.types import ICD10_SYSTEMS, Suggestion, System
 from nlp.evidence import CodeCandidates
 
 if TYPE_CHECKING:
@@ -120,6 +120,19 @@ def ranked_codes(groups: Iterable[CodeCandidates], system: System,
         if form not in seen:
             seen.add(form)
             out.append(form)
+    return out
+
+
+
+def suggestion_forms(suggestions: Iterable[Suggestion], rates: Mapping[System, Mapping[str, float]]
+                     ) -> dict[str, list[str]]:
+    """A note's suggestions as CodiEsp ranks them: per system, its codes in the CodiEsp form, each shorter
+    form coders may have written entering by expected gain (`ranked_codes`, `rates` from `engine_rates`)."""
+    listed = list(suggestions)
+    out: dict[str, list[str]] = {}
+    for key, system in (("diagnoses", "ICD-10-CM"), ("procedures", "ICD-10-PCS")):
+        ranked = [Ranked(s.system, normalize_code(s.code), s.score) for s in listed if s.system == system]
+        out[key] = ranked_codes(ranked, system, rates.get(system))
     return out
 
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.console import Console
 
-from codesets.index import code_terms
 from codesets.lexicon import Lexicon
 from codesets.types import normalize_code
 from codesets.usage import PCS_PREFIX, CodedNote, family, mine, read_codiesp
@@ -33,6 +32,7 @@ from training.metrics import codiesp_form
 from training.reranker import Rows
 
 if TYPE_CHECKING:
+    from codesets.neighbors import Neighbors
     from nlp.coder import Coder
 
 
@@ -87,10 +87,13 @@ def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
     return rows
 
 
-def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console) -> dict[str, Rows]:
-    """Per system, the rows of every candidate of every train note, each fold ranked with usage,
-    similar notes and the note classifier taken from the other folds only."""
-    base_terms = [t for cs in coder.codesets.values() for t in code_terms(cs)]
+def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console,
+                     similar: Neighbors | None = None) -> dict[str, Rows]:
+    """Per system, the rows of every candidate of every note, each fold (notes i with i % folds == k) ranked
+    with usage, similar notes and the note classifier taken from the other folds only. `similar`: the
+    notes embedded in order (default: the index's, which are CodiEsp train's)."""
+    # The index's own terms (code sets and knowledge sources), without the usage rules mined from all of train.
+    base_terms = [t for t in coder.index.lexicon.terms if t.kind not in ("usage", "cooccurrence")]
     related = CodeWords(coder.codesets)
     finder = coder.nlp.get_pipe("medcode_mentions")
     from codesets.classifier import fit as fit_classifier
@@ -98,10 +101,11 @@ def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, consol
 
     full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
     background, params = background_texts(coder.settings), classifier_params(coder.settings)
-    # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
-    if len(full[3]) < len(notes):
-        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-    similar = full[3].subset(range(len(notes)))
+    if similar is None:
+        # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
+        if len(full[3]) < len(notes):
+            raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
+        similar = full[3].subset(range(len(notes)))
     raw: dict[str, list[tuple]] = defaultdict(list)
     try:
         for k in range(folds):

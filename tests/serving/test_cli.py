@@ -142,3 +142,46 @@ def test_a_bad_setting_is_one_clear_line_naming_it(monkeypatch, name, value):
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error E040: {name}:") and repr(value) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _codiesp_folder(root: Path) -> Path:
+    """Two coded notes in CodiEsp's layout, named as a site might name its tables."""
+    (root / "text_files_en").mkdir(parents=True)
+    (root / "text_files_en" / "n1.txt").write_text("Known hypertension. Fever since yesterday.", encoding="utf-8")
+    (root / "text_files_en" / "n2.txt").write_text("Laparoscopic cholecystectomy for cholelithiasis.",
+                                                   encoding="utf-8")
+    (root / "siteD.tsv").write_text("n1\ti10\nn1\tr50.9\nn2\tk80.20\n", encoding="utf-8")
+    (root / "siteP.tsv").write_text("n2\t0ft44zz\n", encoding="utf-8")
+    return root
+
+
+def test_eval_codiesp_scores_any_folder_in_codiesp_layout(loaded, tmp_path):
+    result = runner.invoke(cli.app, ["eval", "codiesp", "--dir", str(_codiesp_folder(tmp_path / "site"))])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["notes"] == 2
+    assert body["documents"] == {"diagnoses": 2, "procedures": 1}
+    assert 0.5 < body["map_diagnoses"] <= 1.0 and 0.0 < body["map_procedures"] <= 1.0
+
+
+def test_eval_codiesp_of_a_folder_without_notes_is_one_clear_line(tmp_path):
+    (tmp_path / "text_files_en").mkdir()
+    result = runner.invoke(cli.app, ["eval", "codiesp", "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and result.stderr.strip().startswith("error E030:")
+
+
+def test_batch_codiesp_form_ranks_the_suggestions_as_codiesp_does(loaded, tmp_path):
+    notes = _codiesp_folder(tmp_path / "site") / "text_files_en"
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(cli.app, ["batch", str(notes), "--out", str(out), "--negated", "flag",
+                                     "--codiesp-form"])
+    assert result.exit_code == 0, result.output
+    lines = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    first = lines["n1"]["codiesp"]
+    assert "i10" in first["diagnoses"] and "r50.9" in first["diagnoses"]
+    # Each procedure comes with its 4-character family, the form CodiEsp's coders often wrote.
+    procedures = lines["n2"]["codiesp"]["procedures"]
+    assert "0ft44zz" in procedures and "0ft4" in procedures
+    plain = tmp_path / "plain.jsonl"
+    runner.invoke(cli.app, ["batch", str(notes), "--out", str(plain)])
+    assert "codiesp" not in json.loads(plain.read_text(encoding="utf-8").splitlines()[0])

@@ -2,7 +2,6 @@
 engine loads the newest, and a failing step is reported by name."""
 
 import json
-import shutil
 
 import pytest
 from rich.console import Console
@@ -11,14 +10,6 @@ from medcode.errors import MedcodeError
 from medcode.settings import RerankSettings
 from nlp.ranker import Ranker
 from training.train import TrainOptions, step_names, train
-
-
-@pytest.fixture()
-def tiny(settings, small_index):
-    yield settings.model_copy(update={"rerank": RerankSettings(folds=2, max_trees=15, early_stopping=5,
-                                                               min_child_samples=3, num_leaves=7)})
-    # Later tests in the session load the newest ranker: leave them the shipped one.
-    shutil.rmtree(settings.data_dir / "models", ignore_errors=True)
 
 
 def test_train_runs_every_step_and_the_engine_loads_the_result(tiny, tmp_path):
