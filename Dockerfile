@@ -28,7 +28,8 @@ COPY --chown=medcode:medcode serving ./serving
 COPY --chown=medcode:medcode training ./training
 COPY --chown=medcode:medcode validation ./validation
 COPY --chown=medcode:medcode corpora ./corpora
-RUN pip install . && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
+# The ray extra too: the same image is the worker image of a Ray cluster (deploy/raycluster.yaml).
+RUN pip install ".[ray]" && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
 
 USER medcode
 # Minutes, once, at build time: code sets, lexicon, usage mined from CodiEsp train, faiss index.

@@ -106,7 +106,14 @@ def _load(services: Services, coder: Any | None) -> None:
         search = searches[0]
         settle_gc()
         services.runner, services.search = runner, search
-        worker = JobWorker(services.store, runner, services.settings, services.metrics)
+        jobs_runner: Runner = runner
+        chunk = None
+        if services.settings.ray_address:  # batch jobs code on the cluster; their state stays in the store
+            from serving.cluster import RayRunner
+
+            jobs_runner = services.cluster = RayRunner(services.settings)
+            chunk = services.settings.serving.job_chunk * services.cluster.size
+        worker = JobWorker(services.store, jobs_runner, services.settings, services.metrics, chunk=chunk)
         worker.start()
         services.worker = worker
         services.timings["ready_s"] = round(time.perf_counter() - started, 2)
@@ -142,6 +149,8 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
                 services.worker.stop()  # type: ignore[attr-defined]
             if services.runner is not None:
                 services.runner.close()
+            if services.cluster is not None:
+                services.cluster.close()  # type: ignore[attr-defined]
             if store is None:
                 services.store.close()
 

@@ -84,7 +84,24 @@ def _jsonl_items(source: Path) -> Iterator[Item]:
             yield str(rid), text
 
 
-def _done_ids(out: Path) -> set[str]:
+def result_record(rid: str, suggestions: list[Any]) -> dict[str, Any]:
+    """One output line of a coded note."""
+    return {"id": rid, "suggestions": [s.model_dump() for s in suggestions]}
+
+
+def error_record(rid: str, error: MedcodeError) -> dict[str, Any]:
+    """One line of the errors file: the note's id and the error's code, never the note's text."""
+    return {"id": rid, "error": error.as_dict()}
+
+
+def code_notes(coder: Any, notes: list[tuple[str, str]], *, top: int | None = None,
+               negated: str | None = None) -> list[dict[str, Any]]:
+    """The output lines of checked notes (id, text), coded together: what the local and the Ray batch write."""
+    results = coder.suggest_many([t for _, t in notes], top=top, negated=negated)
+    return [result_record(rid, suggestions) for (rid, _), suggestions in zip(notes, results, strict=True)]
+
+
+def done_ids(out: Path) -> set[str]:
     """Ids already coded or already reported as bad, in `out` and its errors file."""
     ids: set[str] = set()
     for path in (out, errors_path(out)):
@@ -97,6 +114,12 @@ def _done_ids(out: Path) -> set[str]:
     return ids
 
 
+def progress_bar(console: Console) -> Progress:
+    """The batch's progress bar (notes done of all, time left), shown on a terminal only."""
+    return Progress(TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                    transient=True, disable=not console.is_terminal)
+
+
 def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top: int | None = None,
               negated: str | None = None, resume: bool = False, batch_size: int = 16,
               console: Console | None = None) -> BatchSummary:
@@ -104,32 +127,28 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
     console = console or Console(stderr=True)
     total, items = read_items(source)
     limit = get_settings().max_note_chars
-    skip = _done_ids(out) if resume else set()
+    skip = done_ids(out) if resume else set()
     coder = coder_factory()
     summary = BatchSummary()
     started = time.perf_counter()
     out.parent.mkdir(parents=True, exist_ok=True)
     mode = "a" if resume else "w"
-    with out.open(mode, encoding="utf-8") as good, errors_path(out).open(mode, encoding="utf-8") as bad, Progress(
-        TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
-        transient=True, disable=not console.is_terminal,
-    ) as bar:
+    with out.open(mode, encoding="utf-8") as good, errors_path(out).open(mode, encoding="utf-8") as bad, \
+            progress_bar(console) as bar:
         task = bar.add_task("notes", total=total)
 
         def report(rid: str, error: MedcodeError) -> None:
             summary.failed += 1
             console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
-            bad.write(json.dumps({"id": rid, "error": error.as_dict()}) + "\n")
+            bad.write(json.dumps(error_record(rid, error)) + "\n")
 
         pending: list[tuple[str, str]] = []
 
         def flush() -> None:
             if not pending:
                 return
-            results = coder.suggest_many([t for _, t in pending], top=top, negated=negated)
-            for (rid, _), suggestions in zip(pending, results, strict=True):
-                good.write(json.dumps({"id": rid, "suggestions": [s.model_dump() for s in suggestions]},
-                                      ensure_ascii=False) + "\n")
+            for record in code_notes(coder, pending, top=top, negated=negated):
+                good.write(json.dumps(record, ensure_ascii=False) + "\n")
             good.flush()
             bad.flush()
             summary.done += len(pending)

@@ -1,0 +1,239 @@
+"""`medcode batch --ray`: the local batch's inputs and output lines, coded by Coder actors on a Ray cluster.
+
+Ray Data reads the notes as blocks, `map_batches` hands them to a pool of `serving.cluster.NoteCoder`
+actors (one Coder each, one per CPU of the cluster or `--workers`), and the driver alone writes what comes
+back, as it comes. A worker that dies takes no written line with it: Ray runs its block again on another
+actor, and only finished blocks reach the driver, so no note is lost or written twice. `--resume` skips the
+ids already written (coded or reported bad), whatever the number of workers was.
+
+Inputs: a folder of `.txt`, JSONL of `{id, text}` (both read by `serving.batch.read_items` on the driver),
+or Parquet with `id` and `text` columns (read by the workers: the path must be one every node sees).
+Outputs: JSONL, or Parquet when OUT ends in `.parquet` or is a folder (`id`, `result`: the JSON line);
+errors always go to `OUT.errors.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from medcode.errors import ErrorCode, MedcodeError
+from serving.batch import BatchSummary, done_ids, error_record, errors_path, progress_bar, read_items
+from serving.cluster import NoteCoder, connect, driver_stamp, pool_size, unwrap_error
+
+
+@dataclass
+class ClusterSummary(BatchSummary):
+    workers: int = 0
+    nodes: set[str] = field(default_factory=set)
+    #: The largest peak resident memory any worker reported, MiB.
+    worker_peak_mib: float = 0.0
+
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet file, or a folder of them (an output folder that does not exist yet counts too)."""
+    return path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet")))
+
+
+def cut_torn_tail(path: Path) -> None:
+    """Drop a last line a killed run left without its newline, so appended lines start on their own."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as fh:
+        data = fh.read()
+        if not data.endswith(b"\n"):
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+class ParquetParts:
+    """Parquet output written as parts, each complete or absent, so a killed run leaves no torn file.
+
+    A folder OUT holds the parts themselves; `OUT.parquet` is assembled from `OUT.parquet.parts/` at the end.
+    """
+
+    def __init__(self, out: Path, *, resume: bool) -> None:
+        import shutil
+
+        self.out = out
+        self.folder = out if out.suffix != ".parquet" else out.with_name(out.name + ".parts")
+        if not resume:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if out.suffix == ".parquet":
+                out.unlink(missing_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.seq = len(list(self.folder.glob("part-*.parquet")))
+        self.ids: list[str] = []
+        self.lines: list[str] = []
+
+    def done_ids(self) -> set[str]:
+        import pyarrow.parquet as pq
+
+        files = sorted(self.folder.glob("part-*.parquet"))
+        if self.out.suffix == ".parquet" and self.out.exists():
+            files.append(self.out)
+        return {i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist()}
+
+    def write(self, rid: str, line: str) -> None:
+        self.ids.append(rid)
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.ids:
+            return
+        part = self.folder / f"part-{self.seq:06d}.parquet"
+        tmp = part.with_suffix(".tmp")
+        pq.write_table(pa.table({"id": self.ids, "result": self.lines}), tmp)
+        tmp.rename(part)
+        self.seq += 1
+        self.ids, self.lines = [], []
+
+    def close(self) -> None:
+        import shutil
+
+        import pyarrow.parquet as pq
+
+        self.flush()
+        if self.out.suffix != ".parquet":
+            return
+        files = sorted(self.folder.glob("part-*.parquet"))
+        if self.out.exists():
+            files.insert(0, self.out)
+        if files:
+            tmp = self.out.with_name(self.out.name + ".tmp")
+            with pq.ParquetWriter(tmp, pq.read_schema(files[0])) as writer:
+                for f in files:
+                    writer.write_table(pq.read_table(f))
+            tmp.rename(self.out)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class JsonlOut:
+    """JSONL output, appended to on `--resume` after any torn last line is cut."""
+
+    def __init__(self, out: Path, *, resume: bool) -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            cut_torn_tail(out)
+        self.fh = out.open("a" if resume else "w", encoding="utf-8")
+        self.out = out
+
+    def done_ids(self) -> set[str]:
+        return done_ids(self.out)
+
+    def write(self, rid: str, line: str) -> None:
+        self.fh.write(line + "\n")
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _reported(path: Path) -> set[str]:
+    """Ids an errors file already reports."""
+    if not path.exists():
+        return set()
+    return {str(json.loads(line)["id"]) for line in path.read_text(encoding="utf-8").splitlines() if line}
+
+
+def _blocks(items: Iterator[tuple[str, str]], size: int) -> Iterator[Any]:
+    import pyarrow as pa
+
+    ids: list[str] = []
+    texts: list[str] = []
+    for rid, text in items:
+        ids.append(rid)
+        texts.append(text)
+        if len(ids) == size:
+            yield pa.table({"id": ids, "text": texts})
+            ids, texts = [], []
+    if ids:
+        yield pa.table({"id": ids, "text": texts})
+
+
+def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, top: int | None = None,
+                  negated: str | None = None, resume: bool = False, batch_size: int = 16,
+                  console: Console | None = None) -> ClusterSummary:
+    """Code every note of `source` into `out` on the cluster at `address`; see the module docstring."""
+    console = console or Console(stderr=True)
+    if not source.exists():
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file or directory: {source}")
+    ray = connect(address)
+    stamp = driver_stamp()
+    summary = ClusterSummary(workers=pool_size(ray, workers))
+    started = time.perf_counter()
+    writer: ParquetParts | JsonlOut = (ParquetParts(out, resume=resume) if is_parquet(out)
+                                       else JsonlOut(out, resume=resume))
+    bad_path = errors_path(out)
+    skip: set[str] = set()
+    if resume:
+        cut_torn_tail(bad_path)
+        skip = writer.done_ids() | _reported(bad_path)
+    with bad_path.open("a" if resume else "w", encoding="utf-8") as bad, progress_bar(console) as bar:
+
+        def report(rid: str, line: str) -> None:
+            summary.failed += 1
+            error = json.loads(line)["error"]
+            console.print(f"skipped {rid}: error {error['code']}: {error['message']}", markup=False, highlight=False)
+            bad.write(line + "\n")
+
+        if is_parquet(source):
+            import pyarrow.parquet as pq
+
+            ids = [str(i) for i in pq.read_table(source, columns=["id"]).column("id").to_pylist()]
+            task = bar.add_task("notes", total=len(ids))
+            summary.skipped = sum(i in skip for i in ids)
+            dataset = ray.data.read_parquet(str(source), columns=["id", "text"])
+            if skip:
+                dataset = dataset.filter(lambda row: str(row["id"]) not in skip)
+        else:
+            total, items = read_items(source)
+            task = bar.add_task("notes", total=total)
+            good: list[tuple[str, str]] = []
+            for rid, text in items:
+                if rid in skip:
+                    summary.skipped += 1
+                elif isinstance(text, MedcodeError):
+                    report(rid, json.dumps(error_record(rid, text)))
+                else:
+                    good.append((rid, text))
+            bad.flush()
+            # A block per actor call: every actor gets work, and a dead worker's retry is one batch.
+            dataset = ray.data.from_arrow(list(_blocks(iter(good), batch_size))) if good else None
+        bar.advance(task, summary.skipped + summary.failed)
+        if dataset is not None:
+            coded = dataset.map_batches(
+                NoteCoder, fn_constructor_kwargs={"driver_stamp": stamp, "top": top, "negated": negated},
+                batch_size=batch_size, batch_format="numpy", num_cpus=1,
+                compute=ray.data.ActorPoolStrategy(size=summary.workers))
+            try:
+                for block in coded.iter_batches(batch_size=None, batch_format="numpy"):
+                    for rid, ok, line in zip(block["id"], block["ok"], block["line"], strict=True):
+                        if ok:
+                            writer.write(str(rid), str(line))
+                            summary.done += 1
+                        else:
+                            report(str(rid), str(line))
+                    writer.flush()
+                    bad.flush()
+                    summary.nodes.update(str(n) for n in block["node"])
+                    summary.worker_peak_mib = max(summary.worker_peak_mib, float(block["rss_mib"].max()))
+                    bar.advance(task, len(block["id"]))
+            except Exception as error:  # noqa: BLE001 - a known error from a worker is reported as itself
+                raise unwrap_error(error) from None
+            finally:
+                writer.close()
+        else:
+            writer.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
