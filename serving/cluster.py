@@ -188,21 +188,22 @@ class LocalCluster:
     """
 
     def __init__(self, *, nodes: int = 1, cpus: int = 1, env: dict[str, str] | None = None,
-                 timeout: float = 120.0) -> None:
+                 object_store_mib: int = 1024, timeout: float = 120.0) -> None:
         import tempfile
 
         # Ray's sockets live under its temp dir, and a Unix socket path may not pass 107 bytes: keep it short.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="medcode-ray-", dir="/tmp"))
-        self.count, self.cpus, self.timeout = nodes, cpus, timeout
+        self.count, self.cpus, self.timeout, self.object_store_mib = nodes, cpus, timeout, object_store_mib
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[subprocess.Popen[bytes]] = []
-        self.log = temp_dir / "nodes.log"
+        self.log = self.temp_dir / "nodes.log"
 
     def __enter__(self) -> LocalCluster:
         ray_bin = str(Path(sys.executable).with_name("ray"))
-        common = [f"--num-cpus={self.cpus}", "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+        common = [f"--num-cpus={self.cpus}", "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1",
+                  f"--object-store-memory={self.object_store_mib * 2**20}"]
         try:
             with self.log.open("ab") as log:
                 for n in range(self.count):
@@ -222,7 +223,7 @@ class LocalCluster:
                 os.killpg(node.pid, signal.SIGTERM)
         for node in self.nodes:
             try:
-                node.wait(timeout=30)
+                node.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()

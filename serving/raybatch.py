@@ -28,6 +28,10 @@ from serving.batch import BatchSummary, done_ids, error_record, errors_path, pro
 from serving.cluster import NoteCoder, connect, driver_stamp, pool_size, unwrap_error
 
 
+#: How long the actors may take to load their Coder (~10 s on a quiet core, minutes on a busy one).
+ACTOR_START_S = 900
+
+
 @dataclass
 class ClusterSummary(BatchSummary):
     workers: int = 0
@@ -36,9 +40,37 @@ class ClusterSummary(BatchSummary):
     worker_peak_mib: float = 0.0
 
 
-def is_parquet(path: Path) -> bool:
-    """A Parquet file, or a folder of them (an output folder that does not exist yet counts too)."""
-    return path.suffix == ".parquet" or (path.is_dir() and any(path.glob("*.parquet")))
+def is_parquet(source: Path) -> bool:
+    """A Parquet file, or a folder of them (a folder of `.txt` notes is not)."""
+    return source.suffix == ".parquet" or (source.is_dir() and any(source.glob("*.parquet")))
+
+
+def writes_parquet(out: Path) -> bool:
+    """OUT ends in `.parquet` or is a folder: Parquet; else JSONL."""
+    return out.suffix == ".parquet" or out.is_dir()
+
+
+def _check_columns(source: Path) -> None:
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(next(iter(sorted(source.glob("*.parquet")))) if source.is_dir() else source).names)
+    if not {"id", "text"} <= names:
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"{source}: Parquet needs \"id\" and \"text\" columns "
+                           f"(it has {', '.join(sorted(names))})")
+
+
+def _quiet(ray: Any) -> None:
+    """Ray Data's own progress bars and logging off: the driver shows medcode's bar."""
+    import logging
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_operator_progress_bars = False
+    context.print_on_execution_start = False
+    # Every actor loaded before the first block goes out: the blocks then spread over all of them (else the
+    # first actor up takes them all), and an actor that refuses to start (E023) stops the batch at once.
+    context.wait_for_min_actors_s = ACTOR_START_S
 
 
 def cut_torn_tail(path: Path) -> None:
@@ -168,11 +200,14 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
     console = console or Console(stderr=True)
     if not source.exists():
         raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file or directory: {source}")
+    if is_parquet(source):
+        _check_columns(source)
     ray = connect(address)
+    _quiet(ray)
     stamp = driver_stamp()
     summary = ClusterSummary(workers=pool_size(ray, workers))
     started = time.perf_counter()
-    writer: ParquetParts | JsonlOut = (ParquetParts(out, resume=resume) if is_parquet(out)
+    writer: ParquetParts | JsonlOut = (ParquetParts(out, resume=resume) if writes_parquet(out)
                                        else JsonlOut(out, resume=resume))
     bad_path = errors_path(out)
     skip: set[str] = set()
@@ -215,7 +250,8 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
             coded = dataset.map_batches(
                 NoteCoder, fn_constructor_kwargs={"driver_stamp": stamp, "top": top, "negated": negated},
                 batch_size=batch_size, batch_format="numpy", num_cpus=1,
-                compute=ray.data.ActorPoolStrategy(size=summary.workers))
+                # Two blocks in flight per actor: the next is there when one ends, and no actor hoards blocks.
+                compute=ray.data.ActorPoolStrategy(size=summary.workers, max_tasks_in_flight_per_actor=2))
             try:
                 for block in coded.iter_batches(batch_size=None, batch_format="numpy"):
                     for rid, ok, line in zip(block["id"], block["ok"], block["line"], strict=True):
@@ -230,7 +266,10 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
                     summary.worker_peak_mib = max(summary.worker_peak_mib, float(block["rss_mib"].max()))
                     bar.advance(task, len(block["id"]))
             except Exception as error:  # noqa: BLE001 - a known error from a worker is reported as itself
-                raise unwrap_error(error) from None
+                found = unwrap_error(error)
+                if isinstance(found, MedcodeError):
+                    raise found from None
+                raise MedcodeError(ErrorCode.CLUSTER, detail=f"the batch failed: {type(error).__name__}") from error
             finally:
                 writer.close()
         else:
