@@ -1,8 +1,9 @@
 """The Ray cluster: connecting to it, and the actor that holds one Coder on a node and codes notes there.
 
-Every node codes with its own copy of the index (the Docker image's, or a shared `MEDCODE_DATA_DIR`);
-an actor whose index build differs from the driver's refuses to start (E023) rather than code with
-another index. Ray is imported only here and in `serving.raybatch`, and only when a cluster is asked for.
+Every node codes with its own copy of the index (the Docker image's, or a shared `MEDCODE_DATA_DIR`).
+Before any Coder loads, the driver asks every node for its index build stamp and refuses (E023) when one
+differs from its own; each actor checks again as it starts (a node that joined later), rather than code
+with another index. Ray is imported only here and in `serving.raybatch`, and only when a cluster is asked for.
 """
 
 from __future__ import annotations
@@ -56,6 +57,28 @@ def driver_stamp(settings: Settings | None = None) -> str:
     from codesets.index import build_stamp
 
     return build_stamp((settings or get_settings()).data_dir / "index")
+
+
+def node_stamp() -> str:
+    """The build stamp of the index on the node this runs on (a Ray task's body), or the error that stops it."""
+    try:
+        return driver_stamp()
+    except MedcodeError as error:
+        return f"none ({error.code.value}: {error})"
+
+
+def check_nodes(ray: Any, stamp: str) -> None:
+    """Refuse (E023) when any node's index build differs from the driver's `stamp`, before a Coder loads."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+    task = ray.remote(num_cpus=0)(node_stamp)
+    found = ray.get([task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote()
+                     for node in nodes])
+    for node, theirs in zip(nodes, found, strict=True):
+        if theirs != stamp:
+            raise MedcodeError(ErrorCode.INDEX_MISMATCH, node=node[:12], worker=theirs, driver=stamp,
+                               path="MEDCODE_DATA_DIR/index")
 
 
 def peak_rss_mib() -> float:
@@ -137,6 +160,7 @@ class RayRunner:
         self.size = pool_size(ray, settings.ray_workers)
         remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(NoteCoder)
         stamp = driver_stamp(settings)
+        check_nodes(ray, stamp)
         self.actors = [remote.remote(driver_stamp=stamp) for _ in range(self.size)]
         self._ray = ray
         try:

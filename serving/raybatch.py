@@ -25,7 +25,7 @@ from rich.console import Console
 
 from medcode.errors import ErrorCode, MedcodeError
 from serving.batch import BatchSummary, done_ids, error_record, errors_path, progress_bar, read_items
-from serving.cluster import NoteCoder, connect, driver_stamp, pool_size, unwrap_error
+from serving.cluster import NoteCoder, check_nodes, connect, driver_stamp, pool_size, unwrap_error
 
 
 #: How long the actors may take to load their Coder (~10 s on a quiet core, minutes on a busy one).
@@ -205,6 +205,7 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
     ray = connect(address)
     _quiet(ray)
     stamp = driver_stamp()
+    check_nodes(ray, stamp)
     summary = ClusterSummary(workers=pool_size(ray, workers))
     started = time.perf_counter()
     writer: ParquetParts | JsonlOut = (ParquetParts(out, resume=resume) if writes_parquet(out)
@@ -228,9 +229,11 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
             ids = [str(i) for i in pq.read_table(source, columns=["id"]).column("id").to_pylist()]
             task = bar.add_task("notes", total=len(ids))
             summary.skipped = sum(i in skip for i in ids)
-            dataset = ray.data.read_parquet(str(source), columns=["id", "text"])
+            # Reading asks for no CPU of its own: the actors hold every CPU, and a read waiting for one would
+            # wait for ever (they only let go when the reads are done).
+            dataset = ray.data.read_parquet(str(source), columns=["id", "text"], ray_remote_args={"num_cpus": 0})
             if skip:
-                dataset = dataset.filter(lambda row: str(row["id"]) not in skip)
+                dataset = dataset.filter(lambda row: str(row["id"]) not in skip, num_cpus=0)
         else:
             total, items = read_items(source)
             task = bar.add_task("notes", total=total)
