@@ -113,6 +113,7 @@ def _load(services: Services, coder: Any | None) -> None:
 
             jobs_runner = services.cluster = RayRunner(services.settings)
             chunk = services.settings.serving.job_chunk * services.cluster.size
+            services.timings["ray_workers"] = services.cluster.size
         worker = JobWorker(services.store, jobs_runner, services.settings, services.metrics, chunk=chunk)
         worker.start()
         services.worker = worker

@@ -6,8 +6,9 @@ back, as it comes. A worker that dies takes no written line with it: Ray runs it
 actor, and only finished blocks reach the driver, so no note is lost or written twice. `--resume` skips the
 ids already written (coded or reported bad), whatever the number of workers was.
 
-Inputs: a folder of `.txt`, JSONL of `{id, text}` (both read by `serving.batch.read_items` on the driver),
-or Parquet with `id` and `text` columns (read by the workers: the path must be one every node sees).
+Inputs: a folder of `.txt`, JSONL of `{id, text}` (both read by `serving.batch.read_items`), or Parquet with
+`id` and `text` columns; the driver reads them and puts them into the object store as blocks of one actor
+batch each. (Ray Data's own Parquet read stalled on a cluster whose CPUs the actors all hold.)
 Outputs: JSONL, or Parquet when OUT ends in `.parquet` or is a folder (`id`, `result`: the JSON line);
 errors always go to `OUT.errors.jsonl`.
 """
@@ -171,6 +172,15 @@ class JsonlOut:
         self.fh.close()
 
 
+def _parquet_items(source: Path) -> tuple[int, Iterator[tuple[str, Any]]]:
+    """The notes of a Parquet file or folder as (id, text); a text that is not a string is the worker's to report."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source, columns=["id", "text"])
+    ids = [str(i) for i in table.column("id").to_pylist()]
+    return len(ids), zip(ids, table.column("text").to_pylist(), strict=True)
+
+
 def _reported(path: Path) -> set[str]:
     """Ids an errors file already reports."""
     if not path.exists():
@@ -178,11 +188,11 @@ def _reported(path: Path) -> set[str]:
     return {str(json.loads(line)["id"]) for line in path.read_text(encoding="utf-8").splitlines() if line}
 
 
-def _blocks(items: Iterator[tuple[str, str]], size: int) -> Iterator[Any]:
+def _blocks(items: Iterator[tuple[str, Any]], size: int) -> Iterator[Any]:
     import pyarrow as pa
 
     ids: list[str] = []
-    texts: list[str] = []
+    texts: list[Any] = []
     for rid, text in items:
         ids.append(rid)
         texts.append(text)
@@ -223,31 +233,19 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
             console.print(f"skipped {rid}: error {error['code']}: {error['message']}", markup=False, highlight=False)
             bad.write(line + "\n")
 
-        if is_parquet(source):
-            import pyarrow.parquet as pq
-
-            ids = [str(i) for i in pq.read_table(source, columns=["id"]).column("id").to_pylist()]
-            task = bar.add_task("notes", total=len(ids))
-            summary.skipped = sum(i in skip for i in ids)
-            # Reading asks for no CPU of its own: the actors hold every CPU, and a read waiting for one would
-            # wait for ever (they only let go when the reads are done).
-            dataset = ray.data.read_parquet(str(source), columns=["id", "text"], ray_remote_args={"num_cpus": 0})
-            if skip:
-                dataset = dataset.filter(lambda row: str(row["id"]) not in skip, num_cpus=0)
-        else:
-            total, items = read_items(source)
-            task = bar.add_task("notes", total=total)
-            good: list[tuple[str, str]] = []
-            for rid, text in items:
-                if rid in skip:
-                    summary.skipped += 1
-                elif isinstance(text, MedcodeError):
-                    report(rid, json.dumps(error_record(rid, text)))
-                else:
-                    good.append((rid, text))
-            bad.flush()
-            # A block per actor call: every actor gets work, and a dead worker's retry is one batch.
-            dataset = ray.data.from_arrow(list(_blocks(iter(good), batch_size))) if good else None
+        total, items = _parquet_items(source) if is_parquet(source) else read_items(source)
+        task = bar.add_task("notes", total=total)
+        good: list[tuple[str, Any]] = []
+        for rid, text in items:
+            if rid in skip:
+                summary.skipped += 1
+            elif isinstance(text, MedcodeError):
+                report(rid, json.dumps(error_record(rid, text)))
+            else:
+                good.append((rid, text))
+        bad.flush()
+        # A block per actor call: every actor gets work, and a dead worker's retry is one batch.
+        dataset = ray.data.from_arrow(list(_blocks(iter(good), batch_size))) if good else None
         bar.advance(task, summary.skipped + summary.failed)
         if dataset is not None:
             coded = dataset.map_batches(
