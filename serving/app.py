@@ -105,15 +105,16 @@ def _load(services: Services, coder: Any | None) -> None:
             raise RuntimeError("the code search index failed to build")
         search = searches[0]
         settle_gc()
-        services.runner, services.search = runner, search
-        jobs_runner: Runner = runner
+        jobs_runner: Runner = runner  # ready only once the cluster's actors are
         chunk = None
         if services.settings.ray_address:  # batch jobs code on the cluster; their state stays in the store
             from serving.cluster import RayRunner
 
-            jobs_runner = services.cluster = RayRunner(services.settings)
-            chunk = services.settings.serving.job_chunk * services.cluster.size
-            services.timings["ray_workers"] = services.cluster.size
+            cluster = RayRunner(services.settings)
+            jobs_runner = services.cluster = cluster
+            chunk = services.settings.serving.job_chunk * cluster.size
+            services.timings["ray_workers"] = cluster.size
+        services.runner, services.search = runner, search
         worker = JobWorker(services.store, jobs_runner, services.settings, services.metrics, chunk=chunk)
         worker.start()
         services.worker = worker
