@@ -30,7 +30,8 @@ COPY --chown=medcode:medcode validation ./validation
 COPY --chown=medcode:medcode coding ./coding
 COPY --chown=medcode:medcode claims ./claims
 COPY --chown=medcode:medcode corpora ./corpora
-RUN pip install . && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
+# The ray extra too: the same image is the worker image of a Ray cluster (deploy/raycluster.yaml).
+RUN pip install ".[ray]" && mkdir -p /app/data/store && chown -R medcode:medcode /app/data
 
 USER medcode
 # Minutes, once, at build time: code sets, lexicon, usage mined from CodiEsp train, faiss index.

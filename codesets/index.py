@@ -160,6 +160,17 @@ class CodeIndex:
         return cls(path, manifest, indexes, rows, lexicon, usage, Neighbors.load(path), NoteClassifier.load(path))
 
 
+def build_stamp(path: Path) -> str:
+    """The identity of the index build under `path` (its manifest, build time included): two nodes with the
+    same stamp code with the same index. A missing index is an error with its remedy."""
+    manifest_file = path / "manifest.json"
+    if not manifest_file.exists():
+        raise MedcodeError(ErrorCode.INDEX_MISSING, path=path)
+    manifest = json.loads(manifest_file.read_text())
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{manifest.get('built', 'unknown')}/{digest}"
+
+
 def is_stale(path: Path, inputs: Inputs) -> bool:
     """True when no index is under `path` or it was built from other inputs."""
     manifest_file = path / "manifest.json"

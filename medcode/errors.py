@@ -17,6 +17,8 @@ class ErrorCode(str, Enum):
     INDEX_MISSING = "E020"
     INDEX_STALE = "E021"
     RANKER_STALE = "E022"
+    INDEX_MISMATCH = "E023"
+    CLUSTER = "E024"
     CORPUS_MISSING = "E030"
     BAD_DECISIONS = "E031"
     TRAINING_FAILED = "E032"
@@ -51,6 +53,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.INDEX_MISSING: "No index under {path}; run `medcode index build`.",
     ErrorCode.INDEX_STALE: "The index under {path} was built from other inputs; run `medcode index build`.",
     ErrorCode.RANKER_STALE: "The ranker under {path} was fitted on other features; run `medcode tune`.",
+    ErrorCode.INDEX_MISMATCH: "The worker on node {node} has index build {worker} under {path}, the driver has build "
+    "{driver}; give every node the same index (the Docker image, or one shared MEDCODE_DATA_DIR).",
+    ErrorCode.CLUSTER: "Ray cluster: {detail}",
     ErrorCode.CORPUS_MISSING: "No CodiEsp corpus under {path}.",
     ErrorCode.BAD_INPUT: "{detail}",
     ErrorCode.BAD_DECISIONS: "Coder decisions {path}: {detail}.",
@@ -85,6 +90,14 @@ class MedcodeError(Exception):
         self.params = params
         super().__init__(MESSAGES[code].format(**params))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled by code and parameters: Ray and the engine processes hand errors across processes.
+        return (_restore, (self.code, self.params))
+
     def as_dict(self) -> dict[str, object]:
         """The machine-readable body: `{"code": "E001", "message": "..."}`."""
         return {"code": self.code.value, "message": str(self)}
+
+
+def _restore(code: ErrorCode, params: dict[str, object]) -> MedcodeError:
+    return MedcodeError(code, **params)

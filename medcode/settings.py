@@ -273,6 +273,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the service's store; empty means a SQLite file under data_dir "
         "(postgresql+psycopg://user@host/db for PostgreSQL).",
     )
+    ray_address: str = Field(
+        default="", description="A Ray cluster (`auto`, or host:port of its head) that `medcode batch --ray` and the "
+        "service's batch jobs code on; empty codes on this machine. Needs the `ray` extra.")
+    ray_workers: int = Field(default=0, description="Most Ray actors coding notes, each holding one Coder (~1.3 GiB); "
+                             "0 means one per CPU of the cluster.")
     index: IndexSettings = IndexSettings()
     classifier: ClassifierSettings = ClassifierSettings()
     ranking: RankingSettings = RankingSettings()

@@ -112,8 +112,17 @@ def _load(services: Services, coder: Any | None) -> None:
             raise RuntimeError("the code search index failed to build")
         search = searches[0]
         settle_gc()
+        jobs_runner: Runner = runner  # ready only once the cluster's actors are
+        chunk = None
+        if services.settings.ray_address:  # batch jobs code on the cluster; their state stays in the store
+            from serving.cluster import RayRunner
+
+            cluster = RayRunner(services.settings)
+            jobs_runner = services.cluster = cluster
+            chunk = services.settings.serving.job_chunk * cluster.size
+            services.timings["ray_workers"] = cluster.size
         services.runner, services.search = runner, search
-        worker = JobWorker(services.store, runner, services.settings, services.metrics)
+        worker = JobWorker(services.store, jobs_runner, services.settings, services.metrics, chunk=chunk)
         worker.start()
         services.worker = worker
         services.timings["ready_s"] = round(time.perf_counter() - started, 2)
@@ -153,6 +162,8 @@ def create_app(settings: Settings | None = None, *, coder: Any | None = None, st
                 services.worker.stop()  # type: ignore[attr-defined]
             if services.runner is not None:
                 services.runner.close()
+            if services.cluster is not None:
+                services.cluster.close()  # type: ignore[attr-defined]
             if store is None:
                 services.store.close()
 

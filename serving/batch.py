@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
 from nlp.note import Item, JsonLimits, check_note, decode_note, json_limits, read_jsonl
-from serving.proposals import CodingContext, context_from, propose_many
+from serving.proposals import CodingContext, Proposal, context_from, propose_many
 from training.metrics import engine_rates, suggestion_forms
 
 
@@ -96,7 +96,7 @@ def cut_torn_tail(path: Path) -> int:
         return size - keep
 
 
-def _done_ids(out: Path) -> set[str]:
+def done_ids(out: Path) -> set[str]:
     """Ids already coded or already reported as bad, in `out` and its errors file (whole lines only)."""
     ids: set[str] = set()
     for path in (out, errors_path(out)):
@@ -108,6 +108,34 @@ def _done_ids(out: Path) -> set[str]:
                     except (ValueError, KeyError, TypeError):
                         continue  # not a line this program wrote whole: that note is coded again
     return ids
+
+
+def error_record(rid: str, error: MedcodeError) -> dict[str, Any]:
+    """One line of the errors file: the note's id and the error's code, never the note's text."""
+    return {"id": rid, "error": error.as_dict()}
+
+
+def progress_bar(console: Console) -> Progress:
+    """The batch's progress bar (notes done of all, time left), shown on a terminal only."""
+    return Progress(TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                    transient=True, disable=not console.is_terminal)
+
+
+def code_notes(coder: Any, notes: list[tuple[str, str, CodingContext]], *, top: int | None = None,
+               negated: str | None = None, rates: dict[Any, Any] | None = None) -> list[dict[str, Any]]:
+    """The output lines of checked notes (id, text, coding context), coded together: what the local and the Ray
+    batch write. A note the engine fails on comes back as its error line (`"error"` in it); `rates`
+    (`engine_rates`) adds the CodiEsp form of each note's codes."""
+    return [error_record(rid, found) if isinstance(found, MedcodeError) else result_record(rid, found, rates)
+            for rid, found in _code(coder, notes, top=top, negated=negated)]
+
+
+def result_record(rid: str, proposal: Proposal, rates: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """One output line of a coded note: its suggestions and coding (and, with `rates`, its CodiEsp forms)."""
+    record = {"id": rid, **proposal.as_dict()}
+    if rates is not None:
+        record["codiesp"] = suggestion_forms(proposal.suggestions, rates)
+    return record
 
 
 class _Lines:
@@ -141,21 +169,20 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
             if cut := cut_torn_tail(path):
                 console.print(f"cut a torn last line ({cut} bytes) from {path}; its note is coded again",
                               markup=False, highlight=False)
-    skip = _done_ids(out) if resume else set()
+    skip = done_ids(out) if resume else set()
     coder = coder_factory()
-    rates = engine_rates(coder) if codiesp_form else {}
+    rates = engine_rates(coder) if codiesp_form else None
     summary = BatchSummary()
     started = time.perf_counter()
     good, bad = _Lines(out, append=resume), _Lines(errors_path(out), append=resume)
     try:
-        with Progress(TextColumn("coding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True, disable=not console.is_terminal) as bar:
+        with progress_bar(console) as bar:
             task = bar.add_task("notes", total=total)
 
             def report(rid: str, error: MedcodeError) -> None:
                 summary.failed += 1
                 console.print(f"skipped {rid}: error {error.code.value}: {error}", markup=False, highlight=False)
-                bad.write({"id": rid, "error": error.as_dict()})
+                bad.write(error_record(rid, error))
 
             pending: list[tuple[str, str, CodingContext]] = []
 
@@ -164,10 +191,7 @@ def run_batch(source: Path, out: Path, *, coder_factory: Callable[[], Any], top:
                     if isinstance(found, MedcodeError):
                         report(rid, found)
                     else:
-                        record = {"id": rid, **found.as_dict()}
-                        if codiesp_form:
-                            record["codiesp"] = suggestion_forms(found.suggestions, rates)
-                        good.write(record)
+                        good.write(result_record(rid, found, rates))
                         summary.done += 1
                 bar.advance(task, len(pending))
                 pending.clear()

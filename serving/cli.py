@@ -140,7 +140,8 @@ def validate_encounter(
 
 @app.command()
 def batch(
-    input: Annotated[Path, typer.Argument(help="A directory of .txt notes, or a JSONL file of {id, text}.")],
+    input: Annotated[Path, typer.Argument(help="A directory of .txt notes, a JSONL file of {id, text}, or (with "
+                                                "--ray) Parquet with id and text columns.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write one JSON line per note.")],
     top: TopOpt = None,
     negated: NegatedOpt = None,
@@ -150,18 +151,36 @@ def batch(
                                                "them (shorter forms coders may have written included), to "
                                                "score the output on CodiEsp; with --negated flag as it counts "
                                                "negated findings.")] = False,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", is_flag=False, flag_value="env", metavar="[ADDRESS]",
+        help="Code on a Ray cluster: its head's host:port, `auto`, or nothing for MEDCODE_RAY_ADDRESS.")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="With --ray: most actors (0: one per CPU).")] = 0,
 ) -> None:
     """Code many notes; bad notes go to OUT.errors.jsonl and the rest goes on."""
-    from serving.batch import run_batch
-
     try:
         _check_negated(negated)
-        summary = run_batch(input, out, coder_factory=_coder, top=top, negated=negated, resume=resume,
-                            batch_size=batch_size, codiesp_form=codiesp_form, console=err)
+        if ray is None:
+            from serving.batch import run_batch
+
+            summary = run_batch(input, out, coder_factory=_coder, top=top, negated=negated, resume=resume,
+                                batch_size=batch_size, codiesp_form=codiesp_form, console=err)
+        else:
+            from serving.raybatch import run_ray_batch
+
+            if codiesp_form:
+                raise MedcodeError(ErrorCode.BAD_INPUT, detail="--codiesp-form is for the local batch, not --ray.")
+            address = get_settings().ray_address if ray == "env" else ray
+            if not address:
+                raise MedcodeError(ErrorCode.BAD_INPUT, detail="--ray needs an ADDRESS or MEDCODE_RAY_ADDRESS.")
+            summary = run_ray_batch(input, out, address=address, workers=workers or get_settings().ray_workers,
+                                    top=top, negated=negated, resume=resume, batch_size=batch_size, console=err)
     except MedcodeError as e:
         raise fail(e) from None
     err.print(f"{summary.done} notes coded, {summary.failed} failed, {summary.skipped} skipped "
               f"in {summary.seconds:.1f} s ({summary.rate:.2f} notes/s) -> {out}")
+    if ray is not None:
+        err.print(f"on Ray: {summary.workers} workers, {len(summary.nodes)} nodes, "  # type: ignore[attr-defined]
+                  f"peak worker memory {summary.worker_peak_mib / 1024:.2f} GiB")  # type: ignore[attr-defined]
     if summary.failed and not summary.done and not summary.skipped:
         raise typer.Exit(code=1)
 

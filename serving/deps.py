@@ -30,6 +30,8 @@ class Services:
     runner: Runner | None = None
     search: CodeSearch | None = None
     worker: object | None = None
+    #: The Ray actors that code batch jobs when MEDCODE_RAY_ADDRESS is set (serving.cluster.RayRunner).
+    cluster: object | None = None
     load_error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 

@@ -74,10 +74,11 @@ def job_options(body: JobCreate) -> dict[str, Any]:
 class JobWorker:
     """The thread that codes queued jobs; `wake()` after adding one."""
 
-    def __init__(self, store: Store, runner: Runner, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, store: Store, runner: Runner, settings: Settings, metrics: Metrics, *,
+                 chunk: int | None = None) -> None:
         self.store = store
         self.runner = runner
-        self.chunk = settings.serving.job_chunk
+        self.chunk = chunk or settings.serving.job_chunk
         self.metrics = metrics
         self._wake = threading.Event()
         self._stop = threading.Event()
