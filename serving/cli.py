@@ -1,8 +1,8 @@
 """The `medcode` command line (`medcode --help` lists every command with its flags).
 
-Coding notes: suggest, batch, validate. The code-set index: index build, index status. Accuracy and
-learning: eval codiesp, tune, train, distill. The HTTP service: serve, and its API keys (keys create,
-list, revoke).
+Coding notes: suggest, batch (`--ray` for a cluster), validate. The code-set index: index build, index
+status. Accuracy and learning: eval codiesp, tune, train, distill. The HTTP service: serve; its store's
+commands (keys, purge, export, remit import) are in `serving/cli_store.py`.
 
 Errors a user can meet print one line (`error E001: The note is empty.`) and exit non-zero.
 Note text never reaches a log line or an error message.
@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import get_settings
+from serving import cli_store
+from serving.cli_common import err, fail, read_file
 
 app = typer.Typer(help="medcode: ranked ICD-10-CM / ICD-10-PCS suggestions with evidence.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -28,20 +29,13 @@ index_app = typer.Typer(help="Build or inspect the code-set index.", no_args_is_
 eval_app = typer.Typer(help="Measure accuracy on a coded corpus.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
-keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-remit_app = typer.Typer(help="Payers' X12 835 remittances.", no_args_is_help=True)
-app.add_typer(remit_app, name="remit")
-err = Console(stderr=True)
+app.add_typer(cli_store.keys_app, name="keys")
+app.add_typer(cli_store.remit_app, name="remit")
+app.command()(cli_store.purge)
+app.command("export")(cli_store.export_claim)
 
 TopOpt = Annotated[Optional[int], typer.Option("--top", min=1, help="How many suggestions per note (default 50).")]
 NegatedOpt = Annotated[Optional[str], typer.Option("--negated", help="drop or flag negated / family codes.")]
-
-
-def fail(error: MedcodeError) -> typer.Exit:
-    """Print one clear line for a known error and give the exit to raise."""
-    err.print(f"error {error.code.value}: {error}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @app.callback()
@@ -104,21 +98,15 @@ def suggest(
         _check_negated(negated)
         options = {"setting": setting.value if setting else None, "age": age, "sex": sex.value if sex else None,
                    "date_of_service": date}
-        context = (read_context(_read_file(encounter), str(encounter), **options) if encounter is not None
+        context = (read_context(read_file(encounter), str(encounter), **options) if encounter is not None
                    else context_from(None, "options", **options))
-        raw = sys.stdin.buffer.read() if file == "-" else _read_file(Path(file))
+        raw = sys.stdin.buffer.read() if file == "-" else read_file(Path(file))
         text = decode_note(raw)
         check_note(text, limit=get_settings().max_note_chars)
         (proposal,) = propose_many(_coder(), [text], [context], top=top, systems=system, negated=negated)
     except MedcodeError as e:
         raise fail(e) from None
     print(json.dumps(proposal.as_dict(), ensure_ascii=False, indent=2))
-
-
-def _read_file(path: Path) -> bytes:
-    if not path.is_file():
-        raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"No such file: {path}")
-    return path.read_bytes()
 
 
 @app.command("validate")
@@ -129,7 +117,7 @@ def validate_encounter(
     from validation.report import has_errors, read_encounter, report
 
     try:
-        raw = sys.stdin.buffer.read() if file == "-" else _read_file(Path(file))
+        raw = sys.stdin.buffer.read() if file == "-" else read_file(Path(file))
         body = report(read_encounter(raw, "standard input" if file == "-" else file))
     except MedcodeError as e:
         raise fail(e) from None
@@ -363,130 +351,6 @@ def serve(
         raise fail(e) from None
     uvicorn.run(application, host=host or settings.serving.host, port=port or settings.serving.port,
                 log_level="info", proxy_headers=False)
-
-
-def _store():
-    from serving.store import Store
-
-    return Store.from_settings(get_settings())
-
-
-@app.command()
-def purge(before: Annotated[str, typer.Option("--before", help="A date (YYYY-MM-DD, UTC) or an ISO time; "
-                                              "what was created before it is deleted.")]) -> None:
-    """Delete the encounters and jobs created before a date (notes, suggestions, decisions, results)."""
-    from datetime import UTC, datetime
-
-    from serving.lifecycle import purge as purge_store
-
-    try:
-        when = datetime.fromisoformat(before)
-    except ValueError:
-        raise fail(MedcodeError(ErrorCode.BAD_INPUT, detail=f"--before {before!r} is not a date (YYYY-MM-DD)")) \
-            from None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    store = _store()
-    try:
-        purged = purge_store(store, when, by="cli:purge")
-    finally:
-        store.close()
-    err.print(f"deleted {purged.encounters} encounters and {purged.jobs} jobs created before {when.isoformat()}")
-
-
-@keys_app.command("create")
-def keys_create(
-    role: Annotated[str, typer.Option("--role", help="coder, admin or service.")],
-    name: Annotated[str, typer.Option("--name", help="Who or what holds the key.")],
-) -> None:
-    """Create a key and print it once (send it as `Authorization: Bearer <key>`)."""
-    from serving.security import create_key
-
-    store = _store()
-    try:
-        with store.session() as session:
-            row, key = create_key(session, name=name, role=role)
-            err.print(f"key {row.name!r} ({row.role}) created; it is shown once, store it now:")
-    except MedcodeError as e:
-        raise fail(e) from None
-    finally:
-        store.close()
-    print(key)
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List the keys: name, role, prefix, created, revoked."""
-    from sqlalchemy import select
-
-    from serving.store import ApiKey
-
-    store = _store()
-    with store.session() as session:
-        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
-        for row in rows:
-            revoked = row.revoked_at.isoformat(timespec="seconds") if row.revoked_at else "-"
-            print(f"{row.name}\t{row.role}\t{row.prefix}…\t{row.created_at.isoformat(timespec='seconds')}\t"
-                  f"revoked {revoked}")
-    store.close()
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
-    """Revoke a key: requests with it are refused from now on."""
-    from serving.security import revoke_key
-
-    store = _store()
-    try:
-        with store.session() as session:
-            revoke_key(session, name)
-    except MedcodeError as e:
-        raise fail(e) from None
-    finally:
-        store.close()
-    err.print(f"key {name!r} revoked")
-
-
-class ClaimFormat(str, Enum):
-    fhir = "fhir"
-    hl7 = "hl7"
-    x12 = "x12"
-
-
-@app.command("export")
-def export_claim(
-    encounter_id: Annotated[str, typer.Argument(help="medcode's id of a submitted encounter.")],
-    format: Annotated[ClaimFormat, typer.Option("--format", help="fhir (R4 Claim), hl7 (v2.5.1 DFT^P03) or "
-                                                "x12 (837 HI segments).")] = ClaimFormat.fhir,
-) -> None:
-    """Print a submitted encounter's claim coding, validated, in the format patient accounting takes."""
-    from serving import claim_export, review
-
-    store = _store()
-    try:
-        with store.session() as session:
-            text = claim_export.claim_of(review.get_encounter(session, encounter_id), format.value, get_settings())
-    except MedcodeError as e:
-        raise fail(e) from None
-    finally:
-        store.close()
-    sys.stdout.write(text.replace("\r", "\n") + ("" if text.endswith("\n") else "\n"))
-
-
-@remit_app.command("import")
-def remit_import(file: Annotated[Path, typer.Argument(help="An X12 835 file.")]) -> None:
-    """Import an 835: adjustments recorded, coding denials reopen their encounters; all or nothing."""
-    from serving.remittances import import_835
-
-    store = _store()
-    try:
-        data = _read_file(file)
-        with store.session() as session:
-            result = import_835(session, data, get_settings(), "cli", source=file.name)
-    except MedcodeError as e:
-        raise fail(e) from None
-    finally:
-        store.close()
-    print(result.model_dump_json())
 
 
 if __name__ == "__main__":
