@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help setup index run example test bench bench-api bench-coding eval clean
+.PHONY: help setup index run example test bench bench-api bench-coding bench-recall bench-ray bench-remit bench-robust eval clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,19 @@ bench-api: index ## POST /v1/suggest latency: 4 clients, 2,000 requests, ~260-wo
 
 bench-coding: index ## the coding step on the guideline notes: expected codes, excluded codes, principal, Excludes1, ms a note
 	$(BIN)/python -m benchmarks.coding
+
+bench-recall: index ## candidate recall on CodiEsp dev, per channel and knowledge source
+	$(BIN)/python -m benchmarks.recall
+
+bench-ray: index ## `medcode batch --ray` with 1 and 2 workers against the local batch (CodiEsp background notes)
+	$(BIN)/python -m benchmarks.ray_batch
+
+bench-remit: setup ## import a generated 1,000-claim X12 835 into a fresh store
+	$(BIN)/python -m benchmarks.remit
+
+bench-robust: index ## kill -9 / --resume cycles of `medcode batch`, then schemathesis over the live API
+	$(BIN)/python -m benchmarks.robustness batch
+	$(BIN)/python -m benchmarks.robustness contract
 
 clean: ## remove the built index and caches (not the venv)
 	rm -rf data/index data/codesets
