@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser.add_argument("--knowledge", help="With --lexical: the knowledge sources, comma-separated (default all; "
                         "'none' for none).")
     args = parser.parse_args(argv)
-    from codesets.types import settle_gc
+    from serving.startup import settle_gc
     from nlp.coder import Coder
 
     settings = get_settings()

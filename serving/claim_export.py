@@ -32,10 +32,13 @@ def claim_coding_for(row: Encounter, settings: Settings, *, with_drg: bool = Tru
     """
     final = review.final_codes(row)
     cm = [c for c in final if c.system == "ICD-10-CM"]
+    # Final codes stored before they carried a principal: the first-listed diagnosis is the claim's principal.
+    flagged = any(c.principal for c in cm)
     encounter = CodedEncounter(
         setting=row.setting or "outpatient", date_of_service=row.date_of_service,
         patient=review.meta_of(row).patient,
-        diagnoses=[CodedDiagnosis(code=c.code, principal=c.principal, poa=c.poa) for c in cm],
+        diagnoses=[CodedDiagnosis(code=c.code, principal=c.principal if flagged else i == 0, poa=c.poa)
+                   for i, c in enumerate(cm)],
         procedures=[CodedProcedure(code=c.code, date=row.date_of_service) for c in final if c.system == "ICD-10-PCS"])
     drg = validation.group(encounter) if with_drg and encounter.setting == "inpatient" and cm else None
     kind = settings.billing.claim_type

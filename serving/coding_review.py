@@ -184,13 +184,13 @@ def is_noop(state: Replayed, action: str, system: str, code: str, *, position: i
 
 
 def final_codes(state: Replayed) -> list[FinalCode]:
-    """The confirmed codes in claim order; the principal only when the coding's first diagnosis is confirmed."""
+    """The confirmed codes in claim order; the first confirmed diagnosis (and procedure) is the claim's principal."""
     out: list[FinalCode] = []
     for entries in (state.diagnoses, state.procedures):
         confirmed = [e for e in entries if e.confirmed]
         for n, e in enumerate(confirmed, start=1):
             out.append(FinalCode(code=e.code, system=e.system, description=e.description, sequence=n,
-                                 principal=n == 1 and e is entries[0], poa=e.poa if e.system == "ICD-10-CM" else None,
+                                 principal=n == 1, poa=e.poa if e.system == "ICD-10-CM" else None,
                                  source=FINAL_SOURCE[e.source], replaces=e.replaces,  # type: ignore[arg-type]
                                  decided_by=e.decided_by or "", decided_at=e.decided_at or datetime.min))
     return out

@@ -62,7 +62,7 @@ def _describe(settings: Settings, system: str, code: str) -> str:
 
 def final_codes(row: Encounter) -> list[FinalCode]:
     """The confirmed codes of the coding being built, in claim order (frozen at submission)."""
-    if row.final_codes is not None:
+    if row.final_codes is not None and row.status == "submitted":
         return [FinalCode.model_validate(c) for c in row.final_codes]
     return coding_review.final_codes(coding_review.replay(row))
 

@@ -171,7 +171,7 @@ def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
     fitted: list[tuple[np.ndarray, Fit]] = []
     for k in range(folds):
         held = fold_of == k
-        if not held.any() or train.y[held].max() <= 0 or train.y[~held].max() <= 0:
+        if not held.any() or held.all() or train.y[held].max() <= 0 or train.y[~held].max() <= 0:
             continue
         fitted.append((held, fit(_subset(train, ~held), _subset(train, held), settings, refit=False)))
     if not fitted:

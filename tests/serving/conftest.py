@@ -129,7 +129,9 @@ def live(small_index: Path, data_dir: Path, tmp_path_factory) -> Iterator[tuple[
     store = Store(url)
     keys = make_keys(store)
     store.close()
-    server = LiveServer(data_dir, url, tmp / "server.log", MEDCODE_SERVING__RATE_LIMIT="0")
+    # A load test's one key may hold 50 notes at once: the per-key limit is tested on its own (test_bad_input).
+    server = LiveServer(data_dir, url, tmp / "server.log", MEDCODE_SERVING__RATE_LIMIT="0",
+                        MEDCODE_SERVING__KEY_NOTES_IN_FLIGHT="64")
     server.start()
     yield server, keys
     server.stop()

@@ -41,7 +41,7 @@ def submitted(api) -> dict[str, str]:
             if poa:
                 r = api.client.post(f"/v1/encounters/{eid}/decisions", headers=api.as_("coder"), json={
                     "action": "poa", "system": system, "code": code, "coder": "ann", "poa": poa})
-                assert r.status_code == 201, r.text
+                assert r.status_code in (200, 201), r.text  # 200: the coding had that POA already
         assert api.client.post(f"/v1/encounters/{eid}/submit", headers=api.as_("coder")).status_code == 200
         ids[external] = eid
     return ids

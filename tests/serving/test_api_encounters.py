@@ -133,7 +133,7 @@ def test_decisions_jsonl_for_training(api, created):
     assert [x["action"] for x in lines] == ["accept", "accept", "reject", "add", "modify"]
     first = lines[0]
     assert set(first) == {"encounter_id", "note", "system", "code", "action", "replaces", "coder", "reason", "at",
-                          "suggested", "poa", "denial"}
+                          "suggested", "denial"}
     assert first["note"] == NOTE and first["suggested"]["rank"] >= 1
     assert lines[3]["suggested"] is None and lines[4]["replaces"] == "I50.23"
 

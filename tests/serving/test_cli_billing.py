@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from serving import cli
+from serving import cli, cli_store
 from serving.store import Store
 from serving.store.models import Encounter, utcnow
 
@@ -37,7 +37,7 @@ def store(tmp_path, monkeypatch) -> Store:
                                   created_at=utcnow(), created_by="t", final_codes=codes,
                                   submitted_at=utcnow() if codes else None))
     made.close()
-    monkeypatch.setattr(cli, "_store", lambda: Store(url))
+    monkeypatch.setattr(cli_store, "open_store", lambda: Store(url))
     return made
 
 

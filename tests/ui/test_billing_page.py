@@ -24,7 +24,7 @@ def test_denied_worklist_correction_and_metrics(page, server, shot, tmp_path):
             assert r.status_code == 201, r.text
             r = client.post(f"/v1/encounters/{eid}/decisions", json={
                 "action": "poa", "system": "ICD-10-CM", "code": code, "coder": "Jo Coder", "poa": poa})
-            assert r.status_code == 201, r.text
+            assert r.status_code in (200, 201), r.text  # 200: the coding had that POA already
         assert client.post(f"/v1/encounters/{eid}/submit").status_code == 200
     # The fixture's first claim (CARC 16 with MA63: invalid principal diagnosis) becomes this encounter's.
     remit = tmp_path / "payer.835"
