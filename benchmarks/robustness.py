@@ -76,13 +76,18 @@ def batch(notes: int, cycles: int, seed: int) -> None:
                       "every_line_valid_json": True, "seconds": round(time.perf_counter() - started, 1)}))
 
 
+#: Checks left out: JSON Schema cannot say which X12 835 texts and FHIR resources are valid, so schemathesis's
+#: "valid" bodies for those (an 835 without ISA, a Bundle with a DocumentReference's `content`) are refused.
+EXCLUDED_CHECKS = ("positive_data_acceptance",)
+
+
 def fuzz(url: str, authorization: str, *, examples: int, seed: int, report: Path,
          timeout_s: float | None = None) -> dict:
-    """`schemathesis run --checks all` (every phase, positive and negative data) against `url`'s OpenAPI
-    document; the cases sent, the failures by check and the errors, from its JSON report."""
+    """`schemathesis run --checks all` but `EXCLUDED_CHECKS` (every phase, positive and negative data) against
+    `url`'s OpenAPI document; the cases sent, the failures by check and the errors, from its JSON report."""
     run = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", url + "/openapi.json",
-         "--checks", "all", "--max-examples", str(examples), "--seed", str(seed), "--workers", "2",
+         "--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS), "--max-examples", str(examples), "--seed", str(seed), "--workers", "2",
          "--continue-on-failure", "--suppress-health-check", "all", "--no-color",
          "-H", f"Authorization: {authorization}", "--report", "json", "--report-json-path", str(report)],
         capture_output=True, text=True, timeout=timeout_s, cwd=report.parent)  # its cache dir lands there

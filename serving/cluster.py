@@ -129,7 +129,8 @@ class NoteCoder:
                 if not isinstance(text, str):
                     raise MedcodeError(ErrorCode.BAD_INPUT, detail=f"{rid}: needs a \"text\" string")
                 raw = encounters[n] if encounters is not None else None
-                context = context_from(json.loads(raw) if raw else None, f"{rid}: encounter")
+                # A column of nulls reaches a numpy batch as NaN: only a string is an encounter.
+                context = context_from(json.loads(raw) if isinstance(raw, str) and raw else None, f"{rid}: encounter")
                 good.append((rid, check_note(text, limit=self.limit), context))
             except MedcodeError as error:
                 out["id"].append(rid)

@@ -148,7 +148,7 @@ def decision_public(d: Decision) -> DecisionPublic:
     return DecisionPublic(seq=d.seq, action=d.action, code=d.code, system=d.system, replaces=d.replaces,  # type: ignore[arg-type]
                           position=int(d.value) if d.action == "sequence" and d.value else None,
                           poa=d.value if d.action == "poa" else None,  # type: ignore[arg-type]
-                          coder=d.coder, reason=d.reason, at=d.at, key_name=d.key_name)
+                          coder=d.coder, reason=d.reason, at=d.at, key_name=d.key_name, denial_id=d.denial_id)
 
 
 def public(row: Encounter) -> EncounterPublic:

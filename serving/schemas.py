@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from coding.types import Coding, CodingContext, DroppedCode, Poa, RuleRef
 from medcode.types import ICD10_SYSTEMS, Evidence, Suggestion, System
@@ -19,6 +20,17 @@ EncounterStatus = Literal["pending", "submitted", "denied"]
 NOTE_PATTERN = r"\S"
 NOTE_EXAMPLE = ("Chief complaint: chest pain.\nHistory: hypertension, type 2 diabetes.\n"
                 "Assessment: NSTEMI. Plan: cardiac catheterization.")
+
+
+def _iso_time(value: object) -> object:
+    """A time is written in ISO 8601: pydantic would read "0.5" as Unix time, which the schema does not allow."""
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a time is ISO 8601 (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS), not a number")
+    return value
+
+
+#: A time in a query string (`?since=`), ISO 8601 only.
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time), Field(json_schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}"})]
 
 
 class EncounterMeta(BaseModel):

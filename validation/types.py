@@ -48,7 +48,8 @@ class CodedDiagnosis(BaseModel):
 
     code: str = Field(pattern=_CODE, examples=["I50.23"])
     principal: bool = Field(default=False, strict=True)  # not 0 / 1, which the schema's boolean does not allow
-    poa: str | None = Field(default=None, description="Present on admission: Y, N, U, W or 1.")
+    poa: str | None = Field(default=None, description="Present on admission: Y, N, U, W or 1.",
+                            json_schema_extra={"pattern": r"^\s*[YNUWynuw1]?\s*$"})
 
     @field_validator("poa")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from claims.types import Format
 from serving import claim_export, review
 from serving.deps import CallerDep, ServicesDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
+from serving.schemas import IsoTime
 
 router = APIRouter(tags=["claims"], responses=PROBLEM_RESPONSES)
 FormatQuery = Annotated[Format, Query(description="fhir: R4 Claim; hl7: v2.5.1 DFT^P03 (ER7); x12: 837 HI segments.")]
@@ -33,7 +33,7 @@ def encounter_claim(encounter_id: str, caller: CallerDep, session: SessionDep, s
     "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
     "description": "One line per encounter: `{encounter_id, claim_id, format, claim}` or `{…, error}`"}})
 def claims_since(caller: CallerDep, services: ServicesDep, format: FormatQuery = "fhir",
-                 since: Annotated[datetime | None, Query(description="Submitted at or after (ISO 8601).")] = None
+                 since: Annotated[IsoTime | None, Query(description="Submitted at or after (ISO 8601).")] = None
                  ) -> StreamingResponse:
     """The claims of every encounter submitted since a time, as JSON lines; a claim that cannot be built says why."""
     caller.require("read encounters")

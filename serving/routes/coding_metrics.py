@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,13 +9,14 @@ from fastapi import APIRouter, Query
 from serving.coding_metrics import CodingMetrics, coding_metrics
 from serving.deps import CallerDep, SessionDep
 from serving.problems import PROBLEM_RESPONSES
+from serving.schemas import IsoTime
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/metrics/coding", response_model=CodingMetrics)
 def coding(caller: CallerDep, session: SessionDep,
-           since: Annotated[datetime | None, Query(description="Only what happened at or after (ISO 8601).")] = None,
+           since: Annotated[IsoTime | None, Query(description="Only what happened at or after (ISO 8601).")] = None,
            top: Annotated[int, Query(ge=1, le=1000, description="Longest list returned.")] = 50) -> CodingMetrics:
     """The numbers a coding manager asks for, over the whole store or since a time."""
     caller.require("read metrics")
