@@ -136,8 +136,8 @@ def test_a_resume_after_the_driver_is_killed_codes_each_note_once(cluster, tmp_p
     code, stderr = _finish(_batch(cluster, str(src), "--out", str(out), "--resume", "--workers", "1"))
     assert code == 0, stderr[-3000:]
     assert sorted(_ids(out)) == sorted(rid for rid, _ in notes)
+    # The blank note is reported once, by whichever run read it first (the driver checks notes as it reads them).
     assert _ids(tmp_path / "out.errors.jsonl") == ["blank"]
-    assert "skipped blank: error E001" in stderr
 
 
 def test_parquet_in_and_out(cluster, tmp_path):
