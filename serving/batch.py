@@ -98,8 +98,13 @@ def cut_torn_tail(path: Path) -> int:
 
 def done_ids(out: Path) -> set[str]:
     """Ids already coded or already reported as bad, in `out` and its errors file (whole lines only)."""
+    return ids_in(out, errors_path(out))
+
+
+def ids_in(*paths: Path) -> set[str]:
+    """The ids of the whole JSON lines of `paths` (missing files hold none)."""
     ids: set[str] = set()
-    for path in (out, errors_path(out)):
+    for path in paths:
         if path.exists():
             with path.open("rb") as fh:
                 for line in fh:

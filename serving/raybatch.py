@@ -33,6 +33,7 @@ from serving.batch import (
     done_ids,
     error_record,
     errors_path,
+    ids_in,
     progress_bar,
     read_items,
 )
@@ -182,25 +183,21 @@ def _parquet_items(source: Path) -> tuple[int, Iterator[Item]]:
     return len(ids), (Item(i, t) for i, t in zip(ids, table.column("text").to_pylist(), strict=True))
 
 
-def _reported(path: Path) -> set[str]:
-    """Ids an errors file already reports."""
-    if not path.exists():
-        return set()
-    return {str(json.loads(line)["id"]) for line in path.read_text(encoding="utf-8").splitlines() if line}
-
-
 def _blocks(items: Iterator[tuple[str, Any, str | None]], size: int) -> Iterator[Any]:
     """Arrow tables of `size` notes: id, text and the encounter as JSON (null when the line had none)."""
     import pyarrow as pa
+
+    def table(rows: list[tuple[str, Any, str | None]]) -> Any:
+        return pa.table(dict(zip(("id", "text", "encounter"), map(list, zip(*rows, strict=True)), strict=True)))
 
     rows: list[tuple[str, Any, str | None]] = []
     for item in items:
         rows.append(item)
         if len(rows) == size:
-            yield pa.table(dict(zip(("id", "text", "encounter"), map(list, zip(*rows, strict=True)), strict=True)))
+            yield table(rows)
             rows = []
     if rows:
-        yield pa.table(dict(zip(("id", "text", "encounter"), map(list, zip(*rows, strict=True)), strict=True)))
+        yield table(rows)
 
 
 def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, top: int | None = None,
@@ -224,7 +221,7 @@ def run_ray_batch(source: Path, out: Path, *, address: str, workers: int = 0, to
     skip: set[str] = set()
     if resume:
         cut_torn_tail(bad_path)
-        skip = writer.done_ids() | _reported(bad_path)
+        skip = writer.done_ids() | ids_in(bad_path)
     with bad_path.open("a" if resume else "w", encoding="utf-8") as bad, progress_bar(console) as bar:
 
         def report(rid: str, line: str) -> None:
