@@ -154,6 +154,10 @@ def fit(train: Rows, dev: Rows | None, settings: RerankSettings, *, trees: int |
     return Fit(booster, trees, metric, params)
 
 
+class TooFewPositives(ValueError):
+    """No fold of a system's training rows holds both assigned and unassigned candidates."""
+
+
 @dataclass(frozen=True)
 class CrossFit:
     """Trees chosen by early stopping within train's folds, and train's out-of-fold scores at that size."""
@@ -175,7 +179,7 @@ def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
             continue
         fitted.append((held, fit(_subset(train, ~held), _subset(train, held), settings, refit=False)))
     if not fitted:
-        raise ValueError("no fold of train has both assigned and unassigned candidates")
+        raise TooFewPositives("no fold of train has both assigned and unassigned candidates")
     trees = max(1, round(float(np.mean([f.trees for _, f in fitted]))))
     oof = np.full(len(train), np.nan)  # NaN where a fold was skipped
     for held, f in fitted:

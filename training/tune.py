@@ -62,7 +62,13 @@ def fit_ranker(train: dict[str, Rows], dev: dict[str, Rows], settings: Settings,
         started = time.perf_counter()
         discount = settings.ranking.sibling_discount.get(system, 1.0)
         if opts.tune_on == "train":
-            crossed = reranker.cross_fit(train[system], opts, folds=opts.folds)
+            try:
+                crossed = reranker.cross_fit(train[system], opts, folds=opts.folds)
+            except reranker.TooFewPositives:
+                # Too few assigned candidates to choose trees: the hand-set ranker keeps scoring this system.
+                console.print(f"{system}: {int(train[system].y.sum())} assigned candidates in {len(train[system])} "
+                              f"rows, too few for {opts.folds} folds; left to the hand-set ranker")
+                continue
             members = reranker.fit_members(train[system], opts, trees=crossed.trees)
             scored = (crossed.oof if opts.members <= 1
                       else reranker.members_oof(train[system], opts, trees=crossed.trees, folds=opts.folds))

@@ -209,3 +209,20 @@ def test_an_unspecified_code_gives_way_to_its_specific_sibling():
                      OUT)
     assert codes(coding) == ["I48.0"]
     assert dropped(coding, "I48.91")[:2] == ("unspecified-code", "I.A.9.b")
+
+
+def test_a_word_inside_a_listed_phrase_is_not_a_diagnosis_of_its_own():
+    """Issue 21: "chronic" of "acute on chronic systolic heart failure" made N18.9 a listed diagnosis."""
+    from coding.diagnoses import listed
+
+    text = "Discharge diagnoses:\n1. Acute on chronic systolic heart failure.\n"
+    phrase, word = "Acute on chronic systolic heart failure", "chronic"
+
+    def at(code: str, span: str, score: float) -> Suggestion:
+        start = text.index(span)
+        return Suggestion(code=code, system="ICD-10-CM", description="", score=score, rank=1, assertion="present",
+                          why="", evidence=[Evidence(start=start, end=start + len(span), text=span,
+                                                     section="diagnoses")])
+
+    assert listed([at("I50.23", phrase, 0.45), at("N18.9", word, 0.1)], load_codeset("ICD-10-CM")) == {"I50.23"}
+    assert listed([at("N18.9", word, 0.1)], load_codeset("ICD-10-CM")) == {"N18.9"}

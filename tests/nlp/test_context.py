@@ -46,6 +46,10 @@ def assert_on(pipe: Language, text: str, *mentions: str, group: str = "mentions"
          ["nephrolithiasis", "urinary tract infections"], ["negated", "negated"]),
         ("Blood cultures were negative.", ["Blood cultures"], ["negated"]),
         ("Pulmonary embolism was ruled out.", ["Pulmonary embolism"], ["negated"]),
+        # A finding stated normal is not a condition; the cue reaches back three tokens only.
+        ("Kidney function is normal.", ["Kidney function"], ["negated"]),
+        ("Heart failure with dyspnea on exertion; the echocardiogram was unremarkable.",
+         ["Heart failure", "echocardiogram"], ["present", "negated"]),
         ("A 45-year-old man with abdominal pain and gram negative sepsis.",
          ["abdominal pain", "sepsis"], ["present", "present"]),
     ],

@@ -1,14 +1,11 @@
 """`medcode eval codiesp --cv K` with tiny settings: every note of train and dev is scored once, by a fold
 that never saw its codes."""
 
-import pytest
 from rich.console import Console
 
 from training.crossval import cross_validate
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="on the small test index a system's inner folds hold no "
-                   "assigned candidate (cross_fit: 'no fold of train has both ...'); issue 24 stays open for it")
 def test_cross_validation_scores_train_and_dev_notes_fold_by_fold(tiny, tmp_path):
     result = cross_validate(tiny, folds=2, train_limit=30, dev_limit=10,
                             console=Console(file=open(tmp_path / "log", "w")))  # noqa: SIM115
