@@ -3,7 +3,8 @@
 Runs the full engine (MEDCODE_DATA_DIR's index) on each note, then `coding.propose`, and prints: the share of
 expected codes in the coding, excluded codes present (target 0), the principal diagnosis right on inpatient
 notes (and first-listed on outpatient ones), POA agreement, Excludes1 pairs in any coding (target 0), and the
-coding step's milliseconds per note (ranking excluded; target <= 10 ms).
+coding step's milliseconds per note (ranking excluded; target <= 10 ms), and how many of the codings' claim
+exports (FHIR Claim, HL7 DFT^P03, X12 HI) pass their validators (`benchmarks.claim_exports`).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="Also write the codings here, one object per note.")
     args = parser.parse_args(argv)
 
+    from benchmarks.claim_exports import export_failures
     from nlp.coder import Coder
 
     notes = load_notes(args.notes)
@@ -161,9 +163,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"coding benchmark: {len(notes)} guideline notes ({s.inpatient} inpatient, {s.outpatient} outpatient)")
     for line in s.lines():
         print("  " + line)
+    checked, failures = export_failures(codings, {name: n.encounter for name, n in notes.items()})
+    print(f"  claim exports valid         {checked - len(failures)}/{checked} (FHIR Claim, HL7 DFT^P03, X12 HI)")
     print(f"  coding step ms per note     median {statistics.median(times):.1f}, mean {statistics.mean(times):.1f}, "
           f"max {max(times):.1f} (ranking excluded)")
     if args.verbose:
+        for line in failures:
+            print("  export    " + line)
         for line in s.missing:
             print("  missing   " + line)
         for line in s.wrong_principal:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.claim_exports import export_failures
 from benchmarks.coding import load_notes, score
 from coding import Coding, propose
 from medcode.settings import get_settings
@@ -48,3 +49,13 @@ def test_codings_are_claim_shaped(codings):
             assert all(d.poa is None for d in coding.diagnoses)
         else:
             assert coding.drg is not None and all(d.poa for d in coding.diagnoses)
+
+
+
+def test_every_guideline_coding_exports_through_its_validators(codings):
+    """Issue 26: each note's coding, as billing gets it (FHIR Claim, HL7 DFT^P03, X12 HI), passes its validator
+    and reads back with its principal first, its POA and its procedures in sequence."""
+    contexts = {name: note.encounter for name, note in load_notes().items()}
+    checked, failures = export_failures(codings, contexts)
+    assert failures == []
+    assert checked == 3 * len(codings)
