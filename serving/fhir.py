@@ -67,7 +67,9 @@ def read_document(payload: dict[str, Any]) -> tuple[str, EncounterMeta, dict[str
         meta = _meta(doc, patient)
     except ValidationError as error:
         raise _bad(error) from None
-    except (KeyError, TypeError, ValueError):  # fhir.resources' factories on input they have no class for
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # fhir.resources' factories on input they have no class for, and its validators on values of a type they
+        # do not expect (a boolean `url`: AttributeError in fhir_core)
         raise _bad(f"the {kind} does not parse as FHIR R4") from None
     return _attachment_text(doc), meta, _subject(doc)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from coding.types import Coding, CodingContext, DroppedCode, Poa, RuleRef
 from medcode.types import ICD10_SYSTEMS, Evidence, Suggestion, System
+from serving.fhir_schema import fhir_input_schema
 from validation.types import DrgImpact, DrgResult, Finding, Patient, ServiceDate
 
 #: What a coder decides: a code in or out (accept, reject, add, modify), or its place in the claim
@@ -67,9 +68,8 @@ class SuggestRequest(BaseModel):
 class FhirInput(BaseModel):
     """A FHIR R4 `DocumentReference` with a base64 text attachment, or a `Bundle` holding one."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "resourceType": "DocumentReference", "status": "current",
-        "content": [{"attachment": {"contentType": "text/plain", "data": "SHlwZXJ0ZW5zaW9uLg=="}}]}]})
+    # The server reads the resource with fhir.resources (serving/fhir.py); the document shows its elements.
+    model_config = ConfigDict(extra="allow", json_schema_extra=fhir_input_schema)
 
     resourceType: Literal["DocumentReference", "Bundle"]
 

@@ -31,13 +31,20 @@ def _not_a_number(value: object) -> object:
 ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(
     ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31), json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"})]
 
+def _whole_number(value: object) -> object:
+    """JSON Schema's integer includes 1.0: a whole float is that integer; strict validation still refuses "1",
+    true and 1.5."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class Patient(BaseModel):
     """Who the codes are about, as far as the edits care."""
 
     model_config = ConfigDict(extra="forbid")
 
-    age: int | None = Field(default=None, ge=0, le=130, strict=True, description="Age in years at the date of service; "
-                            "the MCE flags ages over 124.")
+    age: Annotated[int | None, BeforeValidator(_whole_number)] = Field(
+        default=None, ge=0, le=130, strict=True, description="Age in years at the date of service; the MCE flags "
+        "ages over 124.")
     sex: Sex = "unknown"
 
 
