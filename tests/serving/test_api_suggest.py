@@ -132,3 +132,17 @@ def test_five_megabyte_body_is_413(api):
 def test_unacceptable_accept_is_406(api):
     r = api.client.post("/v1/suggest", json={"text": NOTE}, headers={**api.as_("coder"), "Accept": "text/html"})
     assert r.status_code == 406 and r.json()["code"] == "E058"
+
+
+def test_the_fhir_input_schema_lists_r4_elements_and_no_others(api):
+    """Issue 23: the schema allowed any extra field, which the server then refused."""
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]["FhirInput"]
+    document, bundle = schema["oneOf"]
+    assert document["properties"]["resourceType"] == {"const": "DocumentReference"}
+    assert document["additionalProperties"] is False and bundle["additionalProperties"] is False
+    assert {"status", "content", "subject", "context", "identifier", "meta"} <= set(document["properties"])
+    assert set(document["required"]) == {"resourceType", "status", "content"}
+    resource = {**_doc(NOTE.encode()), "notAnElement": 1}
+    r = api.client.post("/v1/suggest", json=resource, headers={**api.as_("coder"),
+                                                                "Content-Type": "application/fhir+json"})
+    assert r.status_code == 422 and r.json()["code"] == "E056"
