@@ -16,7 +16,6 @@ from codesets.types import normalize_code
 from coding import Coding, CodingContext
 from medcode.errors import MedcodeError
 from medcode.settings import BillingSettings
-from validation import group
 from validation.types import CodedDiagnosis, CodedProcedure, Encounter
 
 FORMATS = ("fhir", "hl7", "x12")
@@ -33,7 +32,7 @@ def claim_coding(name: str, coding: Coding, context: CodingContext) -> ClaimCodi
     inpatient = context.setting == "inpatient"
     return ClaimCoding.of(encounter, encounter_id=name, claim_id=name[:20],
                           claim_type="institutional" if inpatient else "professional",
-                          drg=group(encounter) if inpatient else None,
+                          drg=coding.drg,  # the coding step grouped it (inpatient only)
                           descriptions={normalize_code(d.code): d.description for d in coding.diagnoses})
 
 

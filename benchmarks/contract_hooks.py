@@ -38,4 +38,3 @@ def domain_format_refusal(ctx, response, case):
     if code not in expected:
         raise AssertionError(f"schema-valid {case.media_type} body to {case.method} {case.path} refused with "
                              f"422 {code}; only {', '.join(sorted(expected)) or 'nothing'} may refuse it")
-    return

@@ -15,7 +15,6 @@ import json
 import statistics
 import threading
 import time
-from pathlib import Path
 
 import httpx
 

@@ -39,9 +39,8 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
                 best.setdefault((e.start, e.end), s.code)
     # A word inside a longer listed phrase ("chronic" in "acute on chronic systolic heart failure") is not a
     # statement of its own: only the phrase's best code is the clinician's.
-    spans = sorted(best)
     return {code for (start, end), code in best.items()
-            if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in spans)}
+            if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in best)}
 
 
 def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,

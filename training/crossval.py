@@ -34,10 +34,6 @@ from training.rows import cached_rows, discounted, out_of_fold_rows, read_split,
 from training.tune import fit_ranker
 
 
-def _subset(rows: Rows, mask: np.ndarray) -> Rows:
-    return Rows(rows.x[mask], rows.y[mask], rows.note[mask], rows.weight[mask], rows.code[mask])
-
-
 def cross_validate(settings: Settings, *, folds: int, console: Console | None = None,
                    train_limit: int | None = None, dev_limit: int | None = None) -> dict[str, Any]:
     """MAP per fold and pooled over every note of train and dev (the limits: their first notes only)."""
@@ -69,13 +65,13 @@ def cross_validate(settings: Settings, *, folds: int, console: Console | None = 
         held = [i for i in range(len(notes)) if i % folds == k]
         others = [notes[i] for i in range(len(notes)) if i % folds != k]
         rates = truncation_rates(mine(others, related=related, source=f"fold {k}"), pcs)
-        fitted: dict[str, Rows] = {s: _subset(r, r.note % folds != k) for s, r in rows.items()}
+        fitted: dict[str, Rows] = {s: r.where(r.note % folds != k) for s, r in rows.items()}
         ranker, _, _ = fit_ranker(fitted, {}, settings, console=console)
         fold: dict[str, Any] = {"fold": k + 1, "notes": len(held)}
         for system in ICD10_SYSTEMS:
             if system not in rows:
                 continue
-            mine_rows = _subset(rows[system], rows[system].note % folds == k)
+            mine_rows = rows[system].where(rows[system].note % folds == k)
             raw = np.asarray(ranker.score(system, [dict(zip(FEATURES, r, strict=True)) for r in mine_rows.x]))
             final = np.asarray(ranker.calibrate(system, list(discounted(
                 raw, mine_rows, system, settings.ranking.sibling_discount.get(system, 1.0)))))

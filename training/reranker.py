@@ -50,6 +50,10 @@ class Rows:
     def __len__(self) -> int:
         return len(self.y)
 
+    def where(self, mask: np.ndarray) -> Rows:
+        """The rows `mask` selects."""
+        return Rows(self.x[mask], self.y[mask], self.note[mask], self.weight[mask], self.code[mask])
+
     def __add__(self, other: Rows) -> Rows:
         """Both row sets; `other`'s notes renumbered after ours so groups never merge."""
         shift = int(self.note.max()) + 1 if len(self) else 0
@@ -177,7 +181,7 @@ def cross_fit(train: Rows, settings: RerankSettings, *, folds: int) -> CrossFit:
         held = fold_of == k
         if not held.any() or held.all() or train.y[held].max() <= 0 or train.y[~held].max() <= 0:
             continue
-        fitted.append((held, fit(_subset(train, ~held), _subset(train, held), settings, refit=False)))
+        fitted.append((held, fit(train.where(~held), train.where(held), settings, refit=False)))
     if not fitted:
         raise TooFewPositives("no fold of train has both assigned and unassigned candidates")
     trees = max(1, round(float(np.mean([f.trees for _, f in fitted]))))
@@ -209,10 +213,6 @@ def members_oof(train: Rows, settings: RerankSettings, *, trees: int, folds: int
         held = fold_of == k
         if not held.any() or train.y[~held].max() <= 0:
             continue
-        members = fit_members(_subset(train, ~held), settings, trees=trees)
+        members = fit_members(train.where(~held), settings, trees=trees)
         oof[held] = Ranker.averaged(members, train.x[held], settings.objective)
     return oof
-
-
-def _subset(rows: Rows, mask: np.ndarray) -> Rows:
-    return Rows(rows.x[mask], rows.y[mask], rows.note[mask], rows.weight[mask], rows.code[mask])

@@ -31,6 +31,7 @@ def _not_a_number(value: object) -> object:
 ServiceDate = Annotated[dt.date, BeforeValidator(_not_a_number), Field(
     ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31), json_schema_extra={"pattern": r"^(20[0-9]{2}|2100)-"})]
 
+
 def _whole_number(value: object) -> object:
     """JSON Schema's integer includes 1.0: a whole float is that integer; strict validation still refuses "1",
     true and 1.5."""
