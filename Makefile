@@ -36,7 +36,7 @@ example: index ## code the bundled example note and print the suggestions as JSO
 test: setup ## run the test suite (small fixtures, real encoder and code sets)
 	$(BIN)/pytest -q
 
-eval: index ## MAP on CodiEsp dev (English)
+eval: index ## MAP on CodiEsp dev (English), measured against the models fitted on train alone
 	$(BIN)/medcode eval codiesp --split dev
 
 bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev notes

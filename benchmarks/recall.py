@@ -57,7 +57,7 @@ def collect(coder: object, notes: Sequence[CodedNote], *, batch: int = 16) -> li
 def collect_lexical(settings: Settings, notes: Sequence[CodedNote], sources: Sequence[str] | None
                     ) -> tuple[list[list[Found]], dict[System, dict[str, float]]]:
     """The lexical channels' candidates alone, from a lexicon made here (code sets, the knowledge
-    `sources`, usage mined from CodiEsp train) without a built index: what a knowledge source changes,
+    `sources`, usage mined from the coded splits) without a built index: what a knowledge source changes,
     measured in minutes; also the truncation rates of that usage."""
     from codesets import knowledge
     from codesets.index import code_terms
@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     from serving.startup import settle_gc
     from nlp.coder import Coder
+    from training.evaluate import held_out
 
     settings = get_settings()
     folder = args.dir or settings.corpus_dir / args.split
@@ -170,12 +171,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     started = time.perf_counter()
     if args.lexical:
         chosen = None if args.knowledge is None else [] if args.knowledge == "none" else args.knowledge.split(",")
-        found, rates = collect_lexical(settings, notes, chosen)
+        # Usage is mined from the splits the models learn from, the measured one left out.
+        held = settings if args.dir else settings.model_copy(
+            update={"corpus_splits": [s for s in settings.corpus_splits if s != args.split]})
+        found, rates = collect_lexical(held, notes, chosen)
         knowledge_used: object = chosen if chosen is not None else "all"
     else:
         coder = Coder.load(settings)
         settle_gc()
-        found, rates = collect(coder, notes), engine_rates(coder)
+        # A split the index learnt from is measured with usage, similar notes and classifier refitted without it.
+        with held_out(coder, None if args.dir else args.split) as view:
+            found, rates = collect(view, notes), engine_rates(view)
         knowledge_used = coder.index.manifest.get("knowledge", {})
     seconds = time.perf_counter() - started
     sources = sorted({s for codes in found for f in codes for s in f.sources})

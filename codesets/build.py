@@ -19,9 +19,17 @@ from medcode.types import ICD10_SYSTEMS, System
 
 
 def coded_corpus(settings: Settings) -> list[CodedNote]:
-    """The coded notes usage is learnt from: CodiEsp train, if present."""
-    train = settings.corpus_dir / "train"
-    return read_codiesp(train, split="train") if train.exists() else []
+    """The coded notes usage is learnt from: the CodiEsp splits of `settings.corpus_splits` that are
+    present, in that order (similar notes are looked up by this order)."""
+    notes: list[CodedNote] = []
+    for split in corpus_splits(settings):
+        notes.extend(read_codiesp(settings.corpus_dir / split, split=split))
+    return notes
+
+
+def corpus_splits(settings: Settings) -> list[str]:
+    """The splits of `settings.corpus_splits` whose folder exists."""
+    return [s for s in settings.corpus_splits if (settings.corpus_dir / s).exists()]
 
 
 def usage_from_corpus(settings: Settings, codesets: dict[System, CodeSet],
@@ -30,7 +38,8 @@ def usage_from_corpus(settings: Settings, codesets: dict[System, CodeSet],
     notes = coded_corpus(settings) if corpus is None else corpus
     if not notes:
         return None
-    return mine(notes, related=CodeWords(codesets), source=f"CodiEsp train ({settings.corpus_dir / 'train'})")
+    splits = "+".join(corpus_splits(settings))
+    return mine(notes, related=CodeWords(codesets), source=f"CodiEsp {splits} ({settings.corpus_dir})")
 
 
 def background_texts(settings: Settings) -> list[str]:
@@ -55,7 +64,8 @@ def gather_inputs(settings: Settings) -> code_index.Inputs:
     known = [t for cs in codesets.values() for t in code_index.code_terms(cs)] if sources else []
     return code_index.Inputs(codesets, Encoder.from_settings(settings), usage_from_corpus(settings, codesets, corpus),
                              tuple(corpus), tuple(background_texts(settings)), classifier_params(settings),
-                             tuple(knowledge.terms(codesets, sources, known=known)), knowledge.stamp(sources))
+                             tuple(knowledge.terms(codesets, sources, known=known)), knowledge.stamp(sources),
+                             tuple(corpus_splits(settings)))
 
 
 def build_index(settings: Settings, *, force: bool = False, console: Console | None = None) -> tuple[Path, bool]:

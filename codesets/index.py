@@ -87,6 +87,8 @@ class Inputs:
     #: Lexicon terms of the code-set knowledge sources (`codesets.knowledge`), and each source's stamp.
     knowledge: tuple[Term, ...] = ()
     knowledge_sources: dict[str, str] = field(default_factory=dict)
+    #: The CodiEsp splits `corpus` holds, in order: evaluation on one of them must refit without it.
+    corpus_splits: tuple[str, ...] = ()
 
     def stamp(self) -> dict[str, object]:
         usage_fp = ""
@@ -101,6 +103,7 @@ class Inputs:
                          for s, cs in sorted(self.codesets.items())},
             "encoder": {"name": self.encoder.name, "fingerprint": self.encoder.fingerprint()},
             "usage": {"source": self.usage.source if self.usage else "", "fingerprint": usage_fp},
+            "corpus": {"splits": list(self.corpus_splits), "notes": len(self.corpus)},
             "classifier": {**self.classifier, "background": len(self.background), "fingerprint": background_fp},
             # Only when some source is in: an index built before knowledge sources existed stays up to date.
             **({"knowledge": self.knowledge_sources} if self.knowledge_sources else {}),

@@ -250,6 +250,13 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "corpora" / "codiesp",
         description="CodiEsp (CC BY 4.0) train/dev: usage priors and evaluation.",
     )
+    #: Shipped fitted on train and dev together: more coded notes teach more codes (the figure for that is
+    #: `medcode eval codiesp --cv K`). `medcode eval codiesp --split dev` measures dev against the models
+    #: fitted on the other splits only, so the dev figures of earlier stops stay comparable.
+    corpus_splits: list[Literal["train", "dev"]] = Field(
+        default_factory=lambda: ["train", "dev"],
+        description="The coded CodiEsp splits the index learns usage, similar notes and the note classifier "
+        "from, and `medcode tune` fits the ranker on (out of fold); in this order.")
     code_files: dict[Literal["CPT", "HCPCS"], Path] = Field(
         default_factory=dict,
         description='User-supplied code files, e.g. MEDCODE_CODE_FILES=\'{"CPT": "/secure/cpt.csv"}\'.',

@@ -82,7 +82,9 @@ class Coder:
             raise MedcodeError(ErrorCode.INDEX_STALE, path=index.path)
         nlp = build_pipeline()
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
-        ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir), clip=s.ranking.score_clip)
+        splits = index.manifest.get("corpus", {}).get("splits", ["train"])
+        ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir, splits) or Ranker.shipped(splits),
+                                       clip=s.ranking.score_clip)
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
     def rank(self, texts: Sequence[str], *, every_code: bool = False) -> list[list[CodeCandidates]]:

@@ -1,7 +1,8 @@
 """The ranker: per-system gradient-boosted trees that score each code of a note, their calibration, and
 the sibling discount that orders a note's codes for a coder.
 
-The trees are fitted on CodiEsp train by `medcode tune` (shipped in `nlp/resources/ranker/`); the
+The trees are fitted on CodiEsp train and dev by `medcode tune` (shipped in `nlp/resources/ranker/`, and
+fitted on train alone in `nlp/resources/ranker/train/`); the
 calibrated score reads as the probability that a coder assigns the code.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -77,19 +78,24 @@ class Ranker:
                    card={"objective": "hand-set"}, source="hand-set")
 
     @staticmethod
-    def shipped() -> Path:
-        """The folder of the ranker that comes with medcode."""
-        return Path(str(resources.files("nlp").joinpath("resources", "ranker")))
+    def shipped(splits: Sequence[str] = ("train", "dev")) -> Path:
+        """The folder of the ranker that comes with medcode for the CodiEsp `splits` it was fitted on: train
+        and dev (what the engine runs), or train alone (what `medcode eval` measures dev with)."""
+        root = Path(str(resources.files("nlp").joinpath("resources", "ranker")))
+        return root / "train" if list(splits) == ["train"] else root
 
     @staticmethod
-    def newest(data_dir: Path) -> Path | None:
+    def newest(data_dir: Path, splits: Sequence[str] | None = None) -> Path | None:
         """The newest ranker `medcode train` wrote under data_dir/models/ranker/<version>/ (names sort
-        by date), else an unversioned one there (older `medcode tune`), else None."""
+        by date), else an unversioned one there (older `medcode tune`), else None. With `splits`, only
+        one fitted on those CodiEsp splits (a card without them was fitted on train)."""
         root = data_dir / "models" / "ranker"
         found = sorted(p for p in root.glob("*") if (p / "card.json").exists()) if root.exists() else []
-        if found:
-            return found[-1]
-        return root if (root / "card.json").exists() else None
+        if (root / "card.json").exists():
+            found.insert(0, root)
+        if splits is not None:
+            found = [p for p in found if fitted_on(p) == list(splits)]
+        return found[-1] if found else None
 
     def save(self, folder: Path, **card: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -162,3 +168,8 @@ def diversify(groups: list[CodeCandidates], ranker: Ranker, discount: Mapping[st
             g.score = p
     groups.sort(key=lambda g: (-g.score, g.system, g.code))
     return groups
+
+
+def fitted_on(folder: Path) -> list[str]:
+    """The CodiEsp splits the ranker saved in `folder` was fitted on (train, for cards older than the field)."""
+    return list(json.loads((folder / "card.json").read_text()).get("corpus_splits", ["train"]))

@@ -211,7 +211,7 @@ def eval_codiesp(
 ) -> None:
     """Print MAP for diagnoses and procedures on CodiEsp (English); --report also writes the report."""
     from codesets.usage import read_codiesp
-    from training.evaluate import evaluate, report_codiesp
+    from training.evaluate import evaluate, fitted_splits, held_out, report_codiesp
     from training.train import baseline_path
 
     settings = get_settings()
@@ -237,11 +237,14 @@ def eval_codiesp(
             report_codiesp(settings, report_dir, split=split, limit=limit, console=err,
                            before=before or baseline_path(settings, split))
             return
-        report = evaluate(_coder(), notes, split=str(folder) if folder else split)
+        # A split the index and ranker learnt from is measured against models fitted without it.
+        with held_out(_coder(), None if folder else split) as coder:
+            report = evaluate(coder, notes, split=str(folder) if folder else split)
+            ranker_fitted_on = fitted_splits(coder)
     except MedcodeError as e:
         raise fail(e) from None
     print(json.dumps({
-        "split": report.split, "notes": report.notes,
+        "split": report.split, "notes": report.notes, "fitted_on": ranker_fitted_on,
         "map_diagnoses": round(report.diagnoses.map, 4), "map_procedures": round(report.procedures.map, 4),
         "documents": {"diagnoses": report.diagnoses.documents, "procedures": report.procedures.documents},
         "seconds": round(report.seconds, 1), "notes_per_second": round(report.notes / report.seconds, 2),
@@ -260,10 +263,11 @@ class TuneOn(str, Enum):
 @app.command()
 def tune(decisions: DecisionsOpt = None,
          tune_on: Annotated[Optional[TuneOn], typer.Option(
-             "--tune-on", help="train (default): trees and calibration chosen out of fold on CodiEsp train, dev "
-             "only measured; dev: early-stopped and calibrated on dev.")] = None) -> None:
-    """Fit the reranker on CodiEsp train (out of fold) and its calibration, measure it on dev; writes
-    data/models/ranker/<version>/ (the newest is loaded by default)."""
+             "--tune-on", help="train (default): trees and calibration chosen out of fold on the fitted notes; "
+             "dev: early-stopped and calibrated on dev (with MEDCODE_CORPUS_SPLITS='[\"train\"]' only).")] = None,
+         ) -> None:
+    """Fit the reranker (out of fold) and its calibration on the CodiEsp splits of MEDCODE_CORPUS_SPLITS (train
+    and dev; train alone also measures it on dev); writes data/models/ranker/<version>/ (the newest is loaded)."""
     from training.tune import tune_ranker
 
     settings = get_settings()

@@ -56,7 +56,7 @@ def small_index(settings: Settings) -> Path:
     """A real index over a slice of the code sets, built once per session under the data dir."""
     from codesets import index
     from codesets.encoder import Encoder
-    from codesets.build import coded_corpus, usage_from_corpus
+    from codesets.build import coded_corpus, corpus_splits, usage_from_corpus
 
     corpus = coded_corpus(settings)
     usage = usage_from_corpus(settings, {s: registry.load_codeset(s) for s in ICD10_SYSTEMS}, corpus)
@@ -66,7 +66,8 @@ def small_index(settings: Settings) -> Path:
         "ICD-10-CM": _subset(registry.load_codeset("ICD-10-CM"), SMALL_CM, used),
         "ICD-10-PCS": _subset(registry.load_codeset("ICD-10-PCS"), SMALL_PCS, used),
     }
-    inputs = index.Inputs(codesets, Encoder.from_settings(settings), usage, tuple(corpus))
+    inputs = index.Inputs(codesets, Encoder.from_settings(settings), usage, tuple(corpus),
+                          corpus_splits=tuple(corpus_splits(settings)))
     return index.build(settings.data_dir / "index", inputs)
 
 

@@ -19,18 +19,15 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from codesets.encoder import Encoder
-from codesets.neighbors import Neighbors, embed_notes
 from codesets.usage import mine
 from codesets.words import CodeWords
-from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from medcode.types import ICD10_SYSTEMS
 from nlp.features import FEATURES
 from nlp.ranker import Ranker
 from training.metrics import Score, ranked_scores, score, truncation_rates
 from training.reranker import Rows
-from training.rows import cached_rows, discounted, out_of_fold_rows, read_split, relabel, rows_stamp
+from training.rows import discounted, oof_rows, read_split, relabel
 from training.tune import fit_ranker
 
 
@@ -45,17 +42,7 @@ def cross_validate(settings: Settings, *, folds: int, console: Console | None = 
     train, dev = read_split(settings, "train")[:train_limit], read_split(settings, "dev")[:dev_limit]
     notes = train + dev
     coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
-    index_similar = coder.index.neighbors
-    if len(index_similar) < len(train):
-        raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-    # Train's notes are embedded in the index already (in corpus order); dev's are embedded as the build does.
-    vectors = index_similar.vectors[: len(train)]
-    if dev:
-        vectors = np.vstack([vectors, embed_notes(dev, Encoder.from_settings(settings).encode).vectors])
-    similar = Neighbors(vectors, [n.codes for n in notes], k=index_similar.k)
-    rows = cached_rows(settings.data_dir / "cache" / f"rows-cv{folds}.npz",
-                       rows_stamp(coder, notes, folds=folds, cv="train+dev"),
-                       lambda: out_of_fold_rows(coder, notes, folds=folds, console=console, similar=similar))
+    rows = oof_rows(coder, {"train": train, "dev": dev}, folds=folds, console=console)
     rows = relabel(rows, notes)
     pcs = coder.codesets.get("ICD-10-PCS")
     related = CodeWords(coder.codesets)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Console
@@ -19,6 +21,9 @@ from codesets.usage import CodedNote
 from medcode.settings import Settings
 from nlp.evidence import CodeCandidates
 from training.metrics import Ranked, RunSummary, Score, engine_rates, ranked_scores, score
+
+if TYPE_CHECKING:
+    from nlp.coder import Coder
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,36 @@ class Report:
     diagnoses: Score
     procedures: Score
     seconds: float
+
+
+@contextmanager
+def held_out(coder: Coder, split: str | None, *, limit: int | None = None) -> Iterator[Coder]:
+    """`coder` as if fitted without CodiEsp `split`: when its index learnt from that split, usage, similar
+    notes and the note classifier are refitted from the index's other splits (`limit`: their first notes
+    only), and the ranker fitted on those (newest under data_dir, else shipped) scores. Otherwise `coder`."""
+    from nlp.ranker import Ranker
+    from training.rows import fitted_on, read_split, similar_notes
+
+    learnt = coder.index.manifest.get("corpus", {}).get("splits", ["train"])
+    if split is None or split not in learnt:
+        yield coder
+        return
+    rest = [s for s in learnt if s != split]
+    parts = {s: read_split(coder.settings, s)[:limit] for s in rest}
+    ranker = Ranker.load(Ranker.newest(coder.settings.data_dir, rest) or Ranker.shipped(rest),
+                         clip=coder.settings.ranking.score_clip)
+    view = dataclasses.replace(coder, ranker=ranker)
+    with fitted_on(view, [n for notes in parts.values() for n in notes], similar_notes(view, parts),
+                   source=f"CodiEsp {'+'.join(rest)}"):
+        yield view
+
+
+def fitted_splits(coder: Coder) -> str:
+    """The CodiEsp splits the ranker `coder` runs was fitted on, for a report."""
+    from nlp.ranker import fitted_on
+
+    source = Path(coder.ranker.source)
+    return "+".join(fitted_on(source)) if (source / "card.json").exists() else coder.ranker.source
 
 
 def evaluate(coder: object, notes: Sequence[CodedNote], *, split: str, batch: int = 32) -> Report:
@@ -60,11 +95,12 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
     if Encoder(base_encoder_path()).fingerprint() != index_manifest["encoder"]["fingerprint"]:
         return None
     notes = read_split(settings, "dev")[:dev_limit]
-    coder = Coder.load(base, ranker=Ranker.hand_set())
-    rows = cached_rows(settings.data_dir / "cache" / "rows-dev.npz", rows_stamp(coder, notes),
-                       lambda: as_rows(candidate_rows(coder, [n.text for n in notes],
-                                                      [(lambda g, n=n: label(g, n)) for n in notes],
-                                                      notes=list(range(len(notes))))))
+    with held_out(Coder.load(base, ranker=Ranker.hand_set()), "dev") as coder:
+        rows = cached_rows(settings.data_dir / "cache" / "rows-dev-held-out.npz", rows_stamp(coder, notes),
+                           lambda: as_rows(candidate_rows(coder, [n.text for n in notes],
+                                                          [(lambda g, n=n: label(g, n)) for n in notes],
+                                                          notes=list(range(len(notes))))))
+        rates = engine_rates(coder)
     hand = Ranker.hand_set()
     rankings: list[list[Ranked]] = [[] for _ in notes]
     for system, r in rows.items():
@@ -72,8 +108,7 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
         final = discounted(np.asarray(raw), r, system, settings.ranking.sibling_discount.get(system, 1.0))
         for i, ranked in enumerate(ranked_scores(len(notes), r.note, r.code, final, system)):
             rankings[i].extend(ranked)
-    return summarize("before", "base encoder, hand-set ranking", notes, rankings, coder.codesets,
-                     engine_rates(coder))
+    return summarize("before", "base encoder, hand-set ranking", notes, rankings, coder.codesets, rates)
 
 
 def engine_name(coder: object) -> str:
@@ -100,6 +135,15 @@ def report_codiesp(settings: Settings, out: Path, *, split: str = "dev", limit: 
     if before is not None and before.exists():
         runs.append(RunSummary.from_json(json.loads(before.read_text())))
     after = coder or Coder.load(settings)
+    with held_out(after, split) as view:  # type: ignore[arg-type]
+        return _report(view, notes, runs, out, split, console)
+
+
+def _report(after: Coder, notes: Sequence[CodedNote], runs: list[RunSummary], out: Path, split: str,
+            console: Console) -> Path:
+    from nlp.ranker import Ranker
+    from training.report import frequent_misses, summarize, write_report
+
     rates = engine_rates(after)
     if not runs:
         hand = dataclasses.replace(after, ranker=Ranker.hand_set())  # type: ignore[type-var]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,46 +88,92 @@ def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
     return rows
 
 
+@contextmanager
+def fitted_on(coder: Coder, notes: Sequence[CodedNote], similar: Neighbors, *, source: str) -> Iterator[Coder]:
+    """`coder` ranking with usage, usage rules, similar notes (`similar`: `notes` embedded, in order) and a
+    note classifier learnt from `notes` alone, as if its index had been built from them; restored after."""
+    from codesets.build import background_texts, classifier_params
+    from codesets.classifier import fit as fit_classifier
+
+    finder = coder.nlp.get_pipe("medcode_mentions")
+    full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
+    # The index's own terms (code sets and knowledge sources), without the usage rules mined from its corpus.
+    base_terms = [t for t in full[0].terms if t.kind not in ("usage", "cooccurrence")]
+    usage = mine(notes, related=CodeWords(coder.codesets), source=source)
+    try:
+        finder.lexicon = Lexicon([*base_terms, *usage.rules])
+        coder.index.usage = usage
+        coder.index.neighbors = similar
+        coder.index.classifier = fit_classifier(list(notes), background=background_texts(coder.settings),
+                                                **classifier_params(coder.settings))
+        coder.resolver = Resolver(coder.codesets, usage)
+        yield coder
+    finally:
+        finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier = full
+
+
 def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console,
                      similar: Neighbors | None = None) -> dict[str, Rows]:
     """Per system, the rows of every candidate of every note, each fold (notes i with i % folds == k) ranked
     with usage, similar notes and the note classifier taken from the other folds only. `similar`: the
-    notes embedded in order (default: the index's, which are CodiEsp train's)."""
-    # The index's own terms (code sets and knowledge sources), without the usage rules mined from all of train.
-    base_terms = [t for t in coder.index.lexicon.terms if t.kind not in ("usage", "cooccurrence")]
-    related = CodeWords(coder.codesets)
-    finder = coder.nlp.get_pipe("medcode_mentions")
-    from codesets.classifier import fit as fit_classifier
-    from codesets.build import background_texts, classifier_params
-
-    full = (finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier)
-    background, params = background_texts(coder.settings), classifier_params(coder.settings)
+    notes embedded in order (default: the index's, which are its corpus's in corpus order)."""
     if similar is None:
-        # The index's similar notes are CodiEsp train in corpus order; a limited run uses the first ones.
-        if len(full[3]) < len(notes):
+        # A limited run uses the index's first notes.
+        if len(coder.index.neighbors) < len(notes):
             raise MedcodeError(ErrorCode.INDEX_STALE, path=coder.index.path)
-        similar = full[3].subset(range(len(notes)))
+        similar = coder.index.neighbors.subset(range(len(notes)))
     raw: dict[str, list[tuple]] = defaultdict(list)
-    try:
-        for k in range(folds):
-            held = [i for i in range(len(notes)) if i % folds == k]
-            rest = [i for i in range(len(notes)) if i % folds != k]
-            usage = mine([notes[i] for i in rest], related=related, source=f"fold {k}")
-            finder.lexicon = Lexicon([*base_terms, *usage.rules])
-            coder.index.usage = usage
-            coder.index.neighbors = similar.subset(rest)
-            coder.index.classifier = fit_classifier([notes[i] for i in rest], background=background, **params)
-            coder.resolver = Resolver(coder.codesets, usage)
+    for k in range(folds):
+        held = [i for i in range(len(notes)) if i % folds == k]
+        rest = [i for i in range(len(notes)) if i % folds != k]
+        with fitted_on(coder, [notes[i] for i in rest], similar.subset(rest), source=f"fold {k}"):
             # Every code, also those the engine leaves unranked: fitted with them as negatives, the PCS
             # trees rank dev 0.010 MAP better (0.485 against 0.475) than fitted on the ranked codes alone.
             part = candidate_rows(coder, [notes[i].text for i in held],
                                   [(lambda g, n=notes[i]: label(g, n)) for i in held], notes=held, every_code=True)
-            for system, items in part.items():
-                raw[system].extend(items)
-            console.print(f"fold {k + 1}/{folds}: {sum(map(len, raw.values()))} candidates so far")
-    finally:
-        finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier = full
+        for system, items in part.items():
+            raw[system].extend(items)
+        console.print(f"fold {k + 1}/{folds}: {sum(map(len, raw.values()))} candidates so far")
     return as_rows(raw)
+
+
+def split_notes(settings: Settings, limits: dict[str, int | None] | None = None) -> dict[str, list[CodedNote]]:
+    """The notes of each CodiEsp split the models are fitted on (`settings.corpus_splits`, in order), each
+    cut to its limit in `limits`."""
+    from codesets.build import corpus_splits
+
+    limits = limits or {}
+    return {split: read_split(settings, split)[: limits.get(split)] for split in corpus_splits(settings)}
+
+
+def similar_notes(coder: Coder, parts: dict[str, list[CodedNote]]) -> Neighbors:
+    """The similar-notes table of the concatenated `parts` (each a CodiEsp split's first notes): taken from
+    the index where its corpus holds the split, embedded as the build does where it does not."""
+    from codesets.encoder import Encoder
+    from codesets.neighbors import Neighbors, embed_notes
+
+    held = coder.index.manifest.get("corpus", {}).get("splits", ["train"])
+    index = coder.index.neighbors
+    vectors = []
+    for split, notes in parts.items():
+        offset = sum(len(read_split(coder.settings, s)) for s in held[: held.index(split)]) if split in held else None
+        if offset is not None and offset + len(notes) <= len(index):
+            vectors.append(index.vectors[offset: offset + len(notes)])
+        elif notes:
+            vectors.append(embed_notes(notes, Encoder.from_settings(coder.settings).encode).vectors)
+    everything = [n for notes in parts.values() for n in notes]
+    return Neighbors(np.vstack(vectors) if vectors else index.vectors[:0], [n.codes for n in everything], k=index.k)
+
+
+def oof_rows(coder: Coder, parts: dict[str, list[CodedNote]], *, folds: int, console: Console) -> dict[str, Rows]:
+    """`out_of_fold_rows` over the concatenated `parts`, cached under data_dir/cache (one cache for
+    `medcode tune` and `medcode eval codiesp --cv` over the same notes)."""
+    notes = [n for split in parts.values() for n in split]
+    name = "+".join(parts)
+    return cached_rows(coder.settings.data_dir / "cache" / f"rows-oof-{name}-{folds}.npz",
+                       rows_stamp(coder, notes, folds=folds, splits=name),
+                       lambda: out_of_fold_rows(coder, notes, folds=folds, console=console,
+                                                similar=similar_notes(coder, parts)))
 
 
 def rows_stamp(coder: Coder, notes: Sequence[CodedNote], **more: Any) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 Steps, each timed: the baseline figures (base encoder, hand-set ranking) → the encoder fine-tune
 (`training.encoder.fine_tune`) → the index rebuild when the encoder changed → the query encoder distilled
 from the index's encoder for note clauses (`training.distill`, unless one for it exists) → the reranker (out of
-fold on CodiEsp train, plus coder decisions; its size and calibration chosen within train's folds,
-or on dev with `rerank.tune_on = "dev"`) → the evaluation report on dev. Artefacts go to versioned, self-describing folders under data_dir/models/, and
-the engine loads the newest by default.
+fold on the CodiEsp splits of `corpus_splits`, train and dev by default, plus coder decisions; its size and
+calibration chosen within their folds, or on dev with `rerank.tune_on = "dev"`) → the evaluation report on
+dev, measured against models fitted without dev (so with the default splits against the newest ranker fitted
+on train alone: run with MEDCODE_CORPUS_SPLITS='["train"]' for a report on what this run fitted).
+Artefacts go to versioned, self-describing folders under data_dir/models/, and the engine loads the newest
+by default.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Fit the reranker on CodiEsp train, out of fold; tuned on train (or on dev), measured on dev.
+"""Fit the reranker out of fold on the CodiEsp splits the models learn from (`settings.corpus_splits`: train
+and dev by default; train alone keeps dev held out to measure it, as earlier stops did).
 
 One booster per system (or several, averaged) is fitted on all the out-of-fold candidate rows of
-train (`training.rows`; label: a coder assigned the code).
+those notes (`training.rows`; label: a coder assigned the code).
 By default (`rerank.tune_on = "train"`) the number of trees is chosen by early stopping inside
-train's folds and the calibration is fitted on train's out-of-fold scores, so dev is never seen
-before it is measured; `tune_on = "dev"` early-stops and calibrates on dev instead.
+those notes' folds and the calibration is fitted on their out-of-fold scores; `tune_on = "dev"`
+(train alone fitted) early-stops and calibrates on dev instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from rich.console import Console
 
 from codesets.usage import CodedNote
+from medcode.errors import ErrorCode, MedcodeError
 from medcode.settings import Settings
 from medcode.types import ICD10_SYSTEMS
 from nlp.features import FEATURES
@@ -34,10 +36,11 @@ from training.rows import (
     candidate_rows,
     discounted,
     label,
-    out_of_fold_rows,
+    oof_rows,
     read_split,
     relabel,
     rows_stamp,
+    split_notes,
 )
 
 @dataclass(frozen=True)
@@ -147,18 +150,25 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
 
     console = console or Console(stderr=True)
     opts = settings.rerank
-    train_notes = read_split(settings, "train")[:train_limit]
-    dev_notes = read_split(settings, "dev")[:dev_limit]
+    parts = split_notes(settings, {"train": train_limit, "dev": dev_limit})
+    if not parts:
+        raise MedcodeError(ErrorCode.CORPUS_MISSING, path=settings.corpus_dir / "train")
+    if opts.tune_on == "dev" and "dev" in parts:
+        raise MedcodeError(ErrorCode.BAD_INPUT, detail="rerank.tune_on=dev needs dev held out of the fit: "
+                           "set MEDCODE_CORPUS_SPLITS='[\"train\"]' (and build that index) or tune_on=train.")
+    fit_notes = [n for notes in parts.values() for n in notes]
+    fitted_on = "+".join(parts)
+    # Dev measures the ranker only when it is not fitted on it; otherwise `medcode eval codiesp --cv K` does.
+    dev_notes = [] if "dev" in parts else read_split(settings, "dev")[:dev_limit]
     coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
     cache = settings.data_dir / "cache"
-    train = cached_rows(cache / "rows-train-oof.npz", rows_stamp(coder, train_notes, folds=opts.folds),
-                        lambda: out_of_fold_rows(coder, train_notes, folds=opts.folds, console=console))
-    dev = cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes),
-                      lambda: as_rows(candidate_rows(coder, [n.text for n in dev_notes],
-                                                     [(lambda g, n=n: label(g, n)) for n in dev_notes],
-                                                     notes=list(range(len(dev_notes))))))
-    train, dev = relabel(train, train_notes), relabel(dev, dev_notes)
-    sources = [f"CodiEsp train, {len(train_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
+    train = relabel(oof_rows(coder, parts, folds=opts.folds, console=console), fit_notes)
+    dev = relabel(cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes),
+                              lambda: as_rows(candidate_rows(coder, [n.text for n in dev_notes],
+                                                             [(lambda g, n=n: label(g, n)) for n in dev_notes],
+                                                             notes=list(range(len(dev_notes)))))),
+                  dev_notes) if dev_notes else {}
+    sources = [f"CodiEsp {fitted_on}, {len(fit_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
     for path in decisions:
         extra, summary = decision_rows(coder, path, weight=opts.decision_weight)
         sources.append(f"coder decisions {path.name}: {summary}")
@@ -171,11 +181,14 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
     plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
                                         bins=opts.ece_bins, title=title) if curves else None
     rates = engine_rates(coder)
-    metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
+    if dev_notes:
+        metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
-                early_stopping_and_calibration=(f"CodiEsp train, {opts.folds}-fold cross-validation"
+                corpus_splits=list(parts),
+                early_stopping_and_calibration=(f"CodiEsp {fitted_on}, {opts.folds}-fold cross-validation"
                                                 if opts.tune_on == "train" else f"CodiEsp dev, {len(dev_notes)} notes"),
-                measured_on=f"CodiEsp dev, {len(dev_notes)} notes",
+                measured_on=(f"CodiEsp dev, {len(dev_notes)} notes" if dev_notes else
+                             "not on dev, which it is fitted on: `medcode eval codiesp --cv K` measures it"),
                 params=reranker.booster_params(opts, member=0 if opts.members > 1 else None),
                 members=opts.members, metrics=metrics,
                 index=coder.index.manifest.get("codesets"), encoder=coder.index.manifest["encoder"],

@@ -8,7 +8,7 @@ from codesets.usage import read_codiesp
 from medcode.settings import RerankSettings
 from medcode.types import ICD10_SYSTEMS
 from nlp.features import FEATURES
-from nlp.ranker import Ranker
+from nlp.ranker import Ranker, fitted_on
 from training import reranker
 from training.reranker import Rows, group_sizes
 from training.rows import as_rows, candidate_rows, discounted, label
@@ -147,3 +147,19 @@ def test_newest_ranker_is_found_by_version(tmp_path):
         Ranker.hand_set().save(tmp_path / "models" / "ranker" / name)
     (tmp_path / "models" / "ranker" / "20270101-000000").mkdir()  # unfinished: no card
     assert Ranker.newest(tmp_path).name == "20260101-000000"
+
+
+def test_newest_ranker_for_the_splits_it_was_fitted_on(tmp_path):
+    root = tmp_path / "models" / "ranker"
+    Ranker.hand_set().save(root / "20250101-000000", corpus_splits=["train"])
+    Ranker.hand_set().save(root / "20260101-000000", corpus_splits=["train", "dev"])
+    assert Ranker.newest(tmp_path).name == "20260101-000000"
+    assert Ranker.newest(tmp_path, ["train"]).name == "20250101-000000"
+    assert Ranker.newest(tmp_path, ["dev"]) is None
+
+
+def test_the_shipped_rankers_say_what_they_were_fitted_on():
+    # The engine runs the one fitted on train and dev; dev is measured with the one fitted on train alone.
+    assert fitted_on(Ranker.shipped()) == ["train", "dev"]
+    assert fitted_on(Ranker.shipped(["train"])) == ["train"]
+    assert Ranker.load(Ranker.shipped()).boosters and Ranker.load(Ranker.shipped(["train"])).boosters
