@@ -42,6 +42,7 @@ class Found:
     ranked: bool
     channels: frozenset[str]
     sources: frozenset[str]
+    place: int | None = None  # among the note's ranked codes, best first (both systems); None if not ranked
 
 
 def collect(coder: object, notes: Sequence[CodedNote], *, batch: int = 16) -> list[list[Found]]:
@@ -49,8 +50,11 @@ def collect(coder: object, notes: Sequence[CodedNote], *, batch: int = 16) -> li
     out: list[list[Found]] = []
     for i in range(0, len(notes), batch):
         for groups in coder.rank([n.text for n in notes[i : i + batch]], every_code=True):  # type: ignore[attr-defined]
+            # Groups come best first by calibrated score, so a ranked code's place is its rank in the note.
+            places = iter(range(len(groups)))
             out.append([Found(g.system, g.code, g.ranked, frozenset(c.channel for c in g.candidates),
-                              frozenset(c.source or "dense" for c in g.candidates)) for g in groups])
+                              frozenset(c.source or "dense" for c in g.candidates),
+                              next(places) if g.ranked else None) for g in groups])
     return out
 
 
@@ -60,13 +64,13 @@ def collect_lexical(settings: Settings, notes: Sequence[CodedNote], sources: Seq
     `sources`, usage mined from the coded splits) without a built index: what a knowledge source changes,
     measured in minutes; also the truncation rates of that usage."""
     from codesets import knowledge
+    from codesets.build import usage_from_corpus
     from codesets.index import code_terms
     from codesets.lexicon import Lexicon
     from codesets.registry import load_codeset
     from nlp.mentions import SPAN_GROUP
     from nlp.pipeline import build_pipeline
     from nlp.resolve import Resolver
-    from codesets.build import usage_from_corpus
     from training.metrics import truncation_rates
 
     codesets = {s: load_codeset(s) for s in SYSTEMS}
@@ -118,12 +122,15 @@ def recall(notes: Sequence[CodedNote], found: Sequence[list[Found]], system: Sys
 
 
 def rows(notes: Sequence[CodedNote], found: Sequence[list[Found]], rates: dict[System, dict[str, float]],
-         sources: Iterable[str]) -> list[dict[str, object]]:
-    """The benchmark's table: one row per selection of candidates."""
+         sources: Iterable[str], *, top: int) -> list[dict[str, object]]:
+    """The benchmark's table: one row per selection of candidates (`top`: the row of each note's best
+    ranked codes, both systems, by the ranker's calibrated score)."""
     selections: list[tuple[str, Callable[[Found], bool]]] = [
         ("all (ranked)", lambda f: f.ranked),
         ("all (every code)", lambda f: True),
     ]
+    if any(f.place is not None for codes in found for f in codes):
+        selections.append((f"best {top} ranked", lambda f: f.place is not None and f.place < top))
     for ch in CHANNELS:
         selections.append((f"channel {ch} alone", lambda f, ch=ch: f.ranked and ch in f.channels))
     for ch in CHANNELS:
@@ -156,13 +163,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser.add_argument("--dir", type=Path, help="A folder in CodiEsp layout instead of a split.")
     parser.add_argument("--limit", type=int, help="Only the first N notes.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--top", type=int, default=400, help="Also the recall of each note's best N ranked codes "
+                        "(both systems, by score; default 400).")
     parser.add_argument("--lexical", action="store_true", help="Only the lexical channels, from a lexicon made "
                         "now with --knowledge (no built index needed).")
     parser.add_argument("--knowledge", help="With --lexical: the knowledge sources, comma-separated (default all; "
                         "'none' for none).")
     args = parser.parse_args(argv)
-    from serving.startup import settle_gc
     from nlp.coder import Coder
+    from serving.startup import settle_gc
     from training.evaluate import held_out
 
     settings = get_settings()
@@ -186,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     seconds = time.perf_counter() - started
     sources = sorted({s for codes in found for f in codes for s in f.sources})
     result = {"notes": len(notes), "folder": str(folder), "lexical_only": args.lexical, "knowledge": knowledge_used,
-              "per_note": per_note(found), "recall": rows(notes, found, rates, sources), "seconds": round(seconds, 1)}
+              "per_note": per_note(found), "recall": rows(notes, found, rates, sources, top=args.top), "seconds": round(seconds, 1)}
     print(f"{len(notes)} notes from {folder} in {seconds:.0f} s; {'lexical channels only; ' if args.lexical else ''}"
           f"knowledge sources: {knowledge_used or 'none'}")
     print(f"candidate codes per note: ranked mean {result['per_note']['ranked_mean']}, "  # type: ignore[index]

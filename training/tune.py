@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -35,13 +35,19 @@ from training.rows import (
     cached_rows,
     candidate_rows,
     discounted,
+    fitted_on,
     label,
     oof_rows,
     read_split,
     relabel,
     rows_stamp,
+    similar_notes,
     split_notes,
 )
+
+if TYPE_CHECKING:
+    from nlp.coder import Coder
+
 
 @dataclass(frozen=True)
 class Tuned:
@@ -157,18 +163,16 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
         raise MedcodeError(ErrorCode.BAD_INPUT, detail="rerank.tune_on=dev needs dev held out of the fit: "
                            "set MEDCODE_CORPUS_SPLITS='[\"train\"]' (and build that index) or tune_on=train.")
     fit_notes = [n for notes in parts.values() for n in notes]
-    fitted_on = "+".join(parts)
+    fitted = "+".join(parts)
     # Dev measures the ranker only when it is not fitted on it; otherwise `medcode eval codiesp --cv K` does.
     dev_notes = [] if "dev" in parts else read_split(settings, "dev")[:dev_limit]
     coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
     cache = settings.data_dir / "cache"
     train = relabel(oof_rows(coder, parts, folds=opts.folds, console=console), fit_notes)
-    dev = relabel(cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes),
-                              lambda: as_rows(candidate_rows(coder, [n.text for n in dev_notes],
-                                                             [(lambda g, n=n: label(g, n)) for n in dev_notes],
-                                                             notes=list(range(len(dev_notes)))))),
+    dev = relabel(cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes, usage_from=fitted),
+                              lambda: held_out_rows(coder, dev_notes, parts)),
                   dev_notes) if dev_notes else {}
-    sources = [f"CodiEsp {fitted_on}, {len(fit_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
+    sources = [f"CodiEsp {fitted}, {len(fit_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
     for path in decisions:
         extra, summary = decision_rows(coder, path, weight=opts.decision_weight)
         sources.append(f"coder decisions {path.name}: {summary}")
@@ -185,7 +189,7 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
         metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
                 corpus_splits=list(parts),
-                early_stopping_and_calibration=(f"CodiEsp {fitted_on}, {opts.folds}-fold cross-validation"
+                early_stopping_and_calibration=(f"CodiEsp {fitted}, {opts.folds}-fold cross-validation"
                                                 if opts.tune_on == "train" else f"CodiEsp dev, {len(dev_notes)} notes"),
                 measured_on=(f"CodiEsp dev, {len(dev_notes)} notes" if dev_notes else
                              "not on dev, which it is fitted on: `medcode eval codiesp --cv K` measures it"),
@@ -196,6 +200,22 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
                               "int8": coder.encoder.int8},
                 sibling_discount=settings.ranking.sibling_discount)
     return Tuned(folder, metrics, plot)
+
+
+def held_out_rows(coder: Coder, notes: Sequence[CodedNote], parts: dict[str, list[CodedNote]]) -> dict[str, Rows]:
+    """Candidate rows of `notes`, which the ranker is not fitted on; when the index learnt from them too
+    (dev, with the default corpus splits), usage, similar notes and the classifier are refitted on `parts`
+    alone for them, so the card's dev figures are held out like `medcode eval`'s."""
+    def build() -> dict[str, Rows]:
+        return as_rows(candidate_rows(coder, [n.text for n in notes], [(lambda g, n=n: label(g, n)) for n in notes],
+                                      notes=list(range(len(notes)))))
+
+    learnt = set(coder.index.manifest.get("corpus", {}).get("splits", ["train"]))
+    if learnt <= set(parts):
+        return build()
+    with fitted_on(coder, [n for split in parts.values() for n in split], similar_notes(coder, parts),
+                   source=f"CodiEsp {'+'.join(parts)}"):
+        return build()
 
 
 def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], settings: Settings,
