@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -98,8 +99,17 @@ def fuzz(url: str, authorization: str, *, examples: int, seed: int, report: Path
     failures = {f"{f['code']}: {f['title']} ({', '.join(f['operations'])})": f["count"] for f in data["failures"]}
     return {"cases": data["test_cases"]["generated"], "cases_with_failures": data["test_cases"]["with_failures"],
             "server_errors": sum(f["count"] for f in data["failures"] if f["code"] == "ST101"),
-            "failures": failures, "errors": data["errors"], "exit": run.returncode,
+            "failures": failures, "errors": data["errors"], "error_operations": error_operations(run.stdout),
+            "exit": run.returncode,
             "seconds": data["running_time"], "output_tail": run.stdout[-4000:]}
+
+
+def error_operations(output: str) -> list[str]:
+    """The operations schemathesis's ERRORS section names: its JSON report counts errors by title alone, and
+    which operation an error came from says whether it is a known limit of schemathesis or news."""
+    section = re.split(r"^=+ ERRORS =+$", output, maxsplit=1, flags=re.MULTILINE)[1:] or [""]
+    section = re.split(r"^=+ (?:WARNINGS|SUMMARY) =+$", section[0], maxsplit=1, flags=re.MULTILINE)[0]
+    return sorted(set(re.findall(r"^_{3,} (\S+ \S+) _{3,}$", section, flags=re.MULTILINE)))
 
 
 def contract(examples: int, seed: int) -> None:

@@ -84,7 +84,7 @@ class Coder:
         nlp.get_pipe("medcode_mentions").lexicon = index.lexicon
         splits = index.manifest.get("corpus", {}).get("splits", ["train"])
         ranker = ranker or Ranker.load(ranker_path or Ranker.newest(s.data_dir, splits) or Ranker.shipped(splits),
-                                       clip=s.ranking.score_clip)
+                                       clip=s.ranking.score_clip, threads=s.threads)
         return cls(s, nlp, index, encoder, codesets, ranker, Resolver(codesets, index.usage))
 
     def rank(self, texts: Sequence[str], *, every_code: bool = False) -> list[list[CodeCandidates]]:
@@ -124,7 +124,7 @@ class Coder:
                         per_doc[i].append(Candidate(code, system, mention, "dense", cos, text,
                                                     {"rank": float(len(seen))}))
         rows_of = np.array([i for i, _ in queries], dtype=np.int64)
-        ranked: list[list[CodeCandidates]] = []
+        noted: list[list[CodeCandidates]] = []
         classified_notes = self.index.classifier.weights(notes)
         for i, candidates in enumerate(per_doc):
             near = self.index.neighbors.weights(note_vector(vectors[rows_of == i]))
@@ -143,12 +143,15 @@ class Coder:
                                        prior=proposed.prior_of[(g.system, g.code)])
             add_family_features(groups, proposed)
             add_note_features(groups, notes[i], self._codes.words, proposed)
-            for system in {g.system for g in groups}:
-                mine = [g for g in groups if g.system == system]
-                for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
-                    g.score = score
-            ranked.append(diversify(groups, self.ranker, self.settings.ranking.sibling_discount))
-        return ranked
+            noted.append(groups)
+        # The trees score every note's codes at once: one LightGBM call a system, not one a note, so its
+        # threads start once (after each start they spin a while against whatever runs next).
+        every = [g for groups in noted for g in groups]
+        for system in {g.system for g in every}:
+            mine = [g for g in every if g.system == system]
+            for g, score in zip(mine, self.ranker.score(system, [g.features for g in mine]), strict=True):
+                g.score = score
+        return [diversify(groups, self.ranker, self.settings.ranking.sibling_discount) for groups in noted]
 
     def suggest_many(self, texts: Sequence[str], *, top: int | None = None, systems: Sequence[str] | None = None,
                      negated: str | None = None) -> list[list[Suggestion]]:

@@ -37,8 +37,9 @@ class Ranker:
     def __init__(self, boosters: dict[str, Any | list[Any]], *, fallback: dict[str, float], fallback_bias: float,
                  card: dict[str, Any] | None = None, source: str = "",
                  calibration: dict[str, tuple[list[float], list[float]]] | None = None,
-                 clip: float = DEFAULT_RANKING.score_clip) -> None:
-        """clip: margins are clipped to ±clip before the logistic squash (`RankingSettings.score_clip`)."""
+                 clip: float = DEFAULT_RANKING.score_clip, threads: int = 1) -> None:
+        """clip: margins are clipped to ±clip before the logistic squash (`RankingSettings.score_clip`);
+        threads: LightGBM's threads when scoring (`Settings.threads`; 0: OpenMP's default, every core)."""
         unknown = set(fallback) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown ranker features: {sorted(unknown)}")
@@ -50,12 +51,13 @@ class Ranker:
         self.objective = str(self.card.get("objective", "binary"))
         self.calibration = calibration or {}
         self.clip = clip
+        self.threads = threads
         # The features the trees were fitted on, by name: a ranker keeps working when features are added.
         self.features: tuple[str, ...] = tuple(self.card.get("features", FEATURES))
         self._row = operator.itemgetter(*self.features)
 
     @classmethod
-    def load(cls, path: Path | None = None, *, clip: float = DEFAULT_RANKING.score_clip) -> Ranker:
+    def load(cls, path: Path | None = None, *, clip: float = DEFAULT_RANKING.score_clip, threads: int = 1) -> Ranker:
         """The ranker saved in folder `path`, else the one shipped with medcode."""
         import lightgbm as lgb
 
@@ -68,7 +70,7 @@ class Ranker:
                     for system, names in card["models"].items()}
         calibration = {system: (c["x"], c["y"]) for system, c in card.get("calibration", {}).items()}
         return cls(boosters, fallback=card["fallback"]["weights"], fallback_bias=card["fallback"]["bias"], card=card,
-                   source=str(folder), calibration=calibration, clip=clip)
+                   source=str(folder), calibration=calibration, clip=clip, threads=threads)
 
     @classmethod
     def hand_set(cls) -> Ranker:
@@ -121,7 +123,7 @@ class Ranker:
                 matrix = np.array([self._row(r) for r in rows], dtype=np.float64).reshape(len(rows), -1)
             except KeyError:
                 matrix = np.array([[r.get(f, 0.0) for f in self.features] for r in rows], dtype=np.float64)
-            return self.averaged(members, matrix, self.objective, clip=self.clip).tolist()
+            return self.averaged(members, matrix, self.objective, clip=self.clip, threads=self.threads).tolist()
         out = []
         for r in rows:
             z = self.fallback_bias + sum(self.fallback[f] * r.get(f, 0.0) for f in FEATURES)
@@ -130,9 +132,10 @@ class Ranker:
 
     @classmethod
     def averaged(cls, members: list[Any], matrix: np.ndarray, objective: str, *,
-                 clip: float = DEFAULT_RANKING.score_clip) -> np.ndarray:
-        """The members' `squash`ed scores of each row of `matrix`, averaged: an ensemble's score."""
-        scores = [cls.squash(b.predict(matrix, num_threads=1), objective, clip=clip) for b in members]
+                 clip: float = DEFAULT_RANKING.score_clip, threads: int = 1) -> np.ndarray:
+        """The members' `squash`ed scores of each row of `matrix`, averaged: an ensemble's score. Rows are
+        scored apart, so any number of `threads` gives the same scores."""
+        scores = [cls.squash(b.predict(matrix, num_threads=threads), objective, clip=clip) for b in members]
         return scores[0] if len(scores) == 1 else np.mean(scores, axis=0)
 
     @staticmethod

@@ -52,7 +52,7 @@ def held_out(coder: Coder, split: str | None, *, limit: int | None = None) -> It
     rest = [s for s in learnt if s != split]
     parts = {s: read_split(coder.settings, s)[:limit] for s in rest}
     ranker = Ranker.load(Ranker.newest(coder.settings.data_dir, rest) or Ranker.shipped(rest),
-                         clip=coder.settings.ranking.score_clip)
+                         clip=coder.settings.ranking.score_clip, threads=coder.settings.threads)
     view = dataclasses.replace(coder, ranker=ranker)
     with fitted_on(view, [n for notes in parts.values() for n in notes], similar_notes(view, parts),
                    source=f"CodiEsp {'+'.join(rest)}"):

@@ -83,3 +83,10 @@ def test_diversify_discounts_each_further_code_of_a_family():
     ranked = diversify([code("BW20ZZZ", 0.8), code("BW201ZZ", 0.7), code("0TT00ZZ", 0.5)], Ranker.hand_set(),
                        {"ICD-10-PCS": 0.5})
     assert [(g.code, g.score) for g in ranked] == [("BW20ZZZ", 0.8), ("0TT00ZZ", 0.5), ("BW201ZZ", 0.35)]
+
+
+def test_the_shipped_trees_score_alike_on_one_thread_or_every_core():
+    rng = np.random.default_rng(1)
+    rows = [dict(zip(FEATURES, row)) for row in rng.random((3000, len(FEATURES)))]
+    one, every = Ranker.load(threads=1), Ranker.load(threads=0)
+    assert every.threads == 0 and one.score("ICD-10-CM", rows) == every.score("ICD-10-CM", rows)
