@@ -115,7 +115,9 @@ def _batch(src: Path, out: Path, data_dir: Path, resume: bool) -> subprocess.Pop
 
 def test_kill_9_at_random_points_then_resume_codes_every_note_exactly_once(small_index, data_dir, tmp_path):
     rng = random.Random(23)
-    notes = [{"id": f"n{i:03d}", "text": NOTES[i % 5] + f" Seen on day {i}."} for i in range(80)]
+    # 240 notes: 80 take ~1.3 s from the first line to the end on a loaded machine, and on CI's quicker one three
+    # of four cycles finished inside their random 0-0.4 s; 240 leave each cycle seconds of work past it.
+    notes = [{"id": f"n{i:03d}", "text": NOTES[i % 5] + f" Seen on day {i}."} for i in range(240)]
     notes[11]["text"] = "   "  # one bad note: its error line must survive the kills too
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
