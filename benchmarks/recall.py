@@ -22,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
 
 from codesets.usage import PCS_PREFIX, CodedNote, read_codiesp
@@ -51,7 +52,7 @@ def collect(coder: object, notes: Sequence[CodedNote], *, batch: int = 16) -> li
     for i in range(0, len(notes), batch):
         for groups in coder.rank([n.text for n in notes[i : i + batch]], every_code=True):  # type: ignore[attr-defined]
             # Groups come best first by calibrated score, so a ranked code's place is its rank in the note.
-            places = iter(range(len(groups)))
+            places = count()
             out.append([Found(g.system, g.code, g.ranked, frozenset(c.channel for c in g.candidates),
                               frozenset(c.source or "dense" for c in g.candidates),
                               next(places) if g.ranked else None) for g in groups])
@@ -195,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     seconds = time.perf_counter() - started
     sources = sorted({s for codes in found for f in codes for s in f.sources})
     result = {"notes": len(notes), "folder": str(folder), "lexical_only": args.lexical, "knowledge": knowledge_used,
-              "per_note": per_note(found), "recall": rows(notes, found, rates, sources, top=args.top), "seconds": round(seconds, 1)}
+              "per_note": per_note(found), "recall": rows(notes, found, rates, sources, top=args.top),
+              "seconds": round(seconds, 1)}
     print(f"{len(notes)} notes from {folder} in {seconds:.0f} s; {'lexical channels only; ' if args.lexical else ''}"
           f"knowledge sources: {knowledge_used or 'none'}")
     print(f"candidate codes per note: ranked mean {result['per_note']['ranked_mean']}, "  # type: ignore[index]

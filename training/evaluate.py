@@ -43,9 +43,9 @@ def held_out(coder: Coder, split: str | None, *, limit: int | None = None) -> It
     notes and the note classifier are refitted from the index's other splits (`limit`: their first notes
     only), and the ranker fitted on those (newest under data_dir, else shipped) scores. Otherwise `coder`."""
     from nlp.ranker import Ranker
-    from training.rows import fitted_on, read_split, similar_notes
+    from training.rows import learnt_splits, read_split, refitted_on
 
-    learnt = coder.index.manifest.get("corpus", {}).get("splits", ["train"])
+    learnt = learnt_splits(coder)
     if split is None or split not in learnt:
         yield coder
         return
@@ -54,8 +54,7 @@ def held_out(coder: Coder, split: str | None, *, limit: int | None = None) -> It
     ranker = Ranker.load(Ranker.newest(coder.settings.data_dir, rest) or Ranker.shipped(rest),
                          clip=coder.settings.ranking.score_clip, threads=coder.settings.threads)
     view = dataclasses.replace(coder, ranker=ranker)
-    with fitted_on(view, [n for notes in parts.values() for n in notes], similar_notes(view, parts),
-                   source=f"CodiEsp {'+'.join(rest)}"):
+    with refitted_on(view, parts):
         yield view
 
 
@@ -88,7 +87,7 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
     from nlp.features import FEATURES
     from nlp.ranker import Ranker
     from training.report import summarize
-    from training.rows import as_rows, cached_rows, candidate_rows, discounted, label, read_split, rows_stamp
+    from training.rows import cached_rows, discounted, note_rows, read_split, rows_stamp
 
     base = settings.model_copy(update={"index": settings.index.model_copy(update={"encoder": str(base_encoder_path())})})
     index_manifest = json.loads((settings.data_dir / "index" / "manifest.json").read_text())
@@ -97,9 +96,7 @@ def baseline_summary(settings: Settings, *, dev_limit: int | None = None) -> Run
     notes = read_split(settings, "dev")[:dev_limit]
     with held_out(Coder.load(base, ranker=Ranker.hand_set()), "dev") as coder:
         rows = cached_rows(settings.data_dir / "cache" / "rows-dev-held-out.npz", rows_stamp(coder, notes),
-                           lambda: as_rows(candidate_rows(coder, [n.text for n in notes],
-                                                          [(lambda g, n=n: label(g, n)) for n in notes],
-                                                          notes=list(range(len(notes))))))
+                           lambda: note_rows(coder, notes))
         rates = engine_rates(coder)
     hand = Ranker.hand_set()
     rankings: list[list[Ranked]] = [[] for _ in notes]

@@ -79,6 +79,12 @@ def candidate_rows(coder: Coder, texts: Sequence[str], labelers: Sequence[Callab
     return out
 
 
+def note_rows(coder: Coder, notes: Sequence[CodedNote]) -> dict[str, Rows]:
+    """Per system, the rows of every candidate the engine ranks for `notes`, labelled by their codes, in note order."""
+    return as_rows(candidate_rows(coder, [n.text for n in notes], [(lambda g, n=n: label(g, n)) for n in notes],
+                                  notes=list(range(len(notes)))))
+
+
 def as_rows(raw: dict[str, list[tuple]]) -> dict[str, Rows]:
     """The row tuples of `candidate_rows` as arrays, rows of each note kept together in note order."""
     rows = {}
@@ -110,6 +116,23 @@ def fitted_on(coder: Coder, notes: Sequence[CodedNote], similar: Neighbors, *, s
         yield coder
     finally:
         finder.lexicon, coder.index.usage, coder.resolver, coder.index.neighbors, coder.index.classifier = full
+
+
+def learnt_splits(coder: Coder) -> list[str]:
+    """The CodiEsp splits `coder`'s index learnt usage, similar notes and the note classifier from, in corpus order."""
+    return coder.index.manifest.get("corpus", {}).get("splits", ["train"])
+
+
+@contextmanager
+def refitted_on(coder: Coder, parts: dict[str, list[CodedNote]]) -> Iterator[Coder]:
+    """`coder` with usage, similar notes and the note classifier fitted on `parts` (CodiEsp splits' notes) alone
+    while its index learnt from a split beyond them (`fitted_on`); else `coder` as it is."""
+    if set(learnt_splits(coder)) <= set(parts):
+        yield coder
+        return
+    with fitted_on(coder, [n for notes in parts.values() for n in notes], similar_notes(coder, parts),
+                   source=f"CodiEsp {'+'.join(parts)}"):
+        yield coder
 
 
 def out_of_fold_rows(coder: Coder, notes: list[CodedNote], *, folds: int, console: Console,
@@ -152,7 +175,7 @@ def similar_notes(coder: Coder, parts: dict[str, list[CodedNote]]) -> Neighbors:
     from codesets.encoder import Encoder
     from codesets.neighbors import Neighbors, embed_notes
 
-    held = coder.index.manifest.get("corpus", {}).get("splits", ["train"])
+    held = learnt_splits(coder)
     index = coder.index.neighbors
     vectors = []
     for split, notes in parts.items():

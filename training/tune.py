@@ -31,17 +31,14 @@ from training.decisions import decision_rows
 from training.metrics import engine_rates, ranked_scores, score
 from training.reranker import Rows
 from training.rows import (
-    as_rows,
     cached_rows,
-    candidate_rows,
     discounted,
-    fitted_on,
-    label,
+    note_rows,
     oof_rows,
     read_split,
+    refitted_on,
     relabel,
     rows_stamp,
-    similar_notes,
     split_notes,
 )
 
@@ -206,16 +203,8 @@ def held_out_rows(coder: Coder, notes: Sequence[CodedNote], parts: dict[str, lis
     """Candidate rows of `notes`, which the ranker is not fitted on; when the index learnt from them too
     (dev, with the default corpus splits), usage, similar notes and the classifier are refitted on `parts`
     alone for them, so the card's dev figures are held out like `medcode eval`'s."""
-    def build() -> dict[str, Rows]:
-        return as_rows(candidate_rows(coder, [n.text for n in notes], [(lambda g, n=n: label(g, n)) for n in notes],
-                                      notes=list(range(len(notes)))))
-
-    learnt = set(coder.index.manifest.get("corpus", {}).get("splits", ["train"]))
-    if learnt <= set(parts):
-        return build()
-    with fitted_on(coder, [n for split in parts.values() for n in split], similar_notes(coder, parts),
-                   source=f"CodiEsp {'+'.join(parts)}"):
-        return build()
+    with refitted_on(coder, parts):
+        return note_rows(coder, notes)
 
 
 def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], settings: Settings,

@@ -44,23 +44,19 @@ def test_a_split_the_index_did_not_learn_from_is_measured_as_it_is(coder):
 
 
 def test_a_ranker_fitted_on_train_alone_is_measured_on_dev_rows_held_out_like_eval(coder, settings):
-    from training.rows import as_rows, candidate_rows, label
+    from training.rows import note_rows
     from training.tune import held_out_rows
 
     dev = read_split(settings, "dev")[:3]
     train = read_split(settings, "train")[:40]
-
-    def plain(engine):
-        return as_rows(candidate_rows(engine, [n.text for n in dev], [(lambda g, n=n: label(g, n)) for n in dev],
-                                      notes=list(range(len(dev)))))
 
     def by_code(rows):  # rows come in ranking order, which follows the ranker; compare features by code
         return {(int(n), str(c)): tuple(x) for n, c, x in zip(rows.note, rows.code, rows.x, strict=True)}
 
     held = held_out_rows(coder, dev, {"train": train})
     with held_out(coder, "dev", limit=40) as view:
-        expected = plain(view)
-    seen = plain(coder)  # the index's own usage, which learnt from these very notes
+        expected = note_rows(view, dev)
+    seen = note_rows(coder, dev)  # the index's own usage, which learnt from these very notes
     assert held.keys() == expected.keys()
     assert all(by_code(held[s]) == by_code(expected[s]) for s in held)
     assert any(by_code(held[s]) != by_code(seen[s]) for s in held)
