@@ -181,8 +181,11 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
              else "Reliability on dev (cross-fitted)")
     plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
                                         bins=opts.ece_bins, title=title) if curves else None
-    rates = engine_rates(coder)
     if dev_notes:
+        # Dev's rankings bring the CodiEsp forms that usage mined without dev gives, as in `medcode eval`;
+        # with the index's own usage (train+dev by default) the card read 0.007 D / 0.027 P MAP above eval.
+        with refitted_on(coder, parts):
+            rates = engine_rates(coder)
         metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
                 corpus_splits=list(parts),

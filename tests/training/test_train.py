@@ -43,7 +43,9 @@ def test_step_names_follow_the_options():
     assert step_names(TrainOptions(skip_encoder=True, skip_distill=True)) == ["ranker + calibration"]
 
 
-def test_fitted_on_train_alone_the_ranker_is_measured_on_dev(tiny, tmp_path):
+def test_fitted_on_train_alone_the_ranker_is_measured_on_dev(tiny, coder, tmp_path):
+    from training.evaluate import evaluate, held_out
+    from training.rows import read_split
     from training.tune import tune_ranker
 
     only_train = tiny.model_copy(update={"corpus_splits": ["train"]})
@@ -53,6 +55,12 @@ def test_fitted_on_train_alone_the_ranker_is_measured_on_dev(tiny, tmp_path):
     assert card["corpus_splits"] == ["train"] and "CodiEsp train, 12 notes" in card["data"][0]
     assert set(card["metrics"]["dev_map"]) == {"ICD-10-CM", "ICD-10-PCS"}
     assert (tuned.path / "reliability.png").exists()
+    # The card's dev MAP is the one `medcode eval codiesp --split dev` prints: nothing dev taught enters it,
+    # the CodiEsp forms its rankings bring included.
+    with held_out(coder, "dev", limit=12) as view:
+        report = evaluate(view, read_split(tiny, "dev")[:6], split="dev")
+    assert card["metrics"]["dev_map"] == {"ICD-10-CM": round(report.diagnoses.map, 4),
+                                          "ICD-10-PCS": round(report.procedures.map, 4)}
     # The engine's index learnt from train and dev: it keeps to a ranker fitted on both.
     assert Ranker.newest(tiny.data_dir, ["train"]) == tuned.path
     assert Ranker.newest(tiny.data_dir, ["train", "dev"]) != tuned.path
