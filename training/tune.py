@@ -166,9 +166,16 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
     coder = Coder.load(settings, ranker=Ranker.hand_set())  # features only: any ranker will do
     cache = settings.data_dir / "cache"
     train = relabel(oof_rows(coder, parts, folds=opts.folds, console=console), fit_notes)
-    dev = relabel(cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes, usage_from=fitted),
-                              lambda: held_out_rows(coder, dev_notes, parts)),
-                  dev_notes) if dev_notes else {}
+    dev: dict[str, Rows] = {}
+    dev_rates: dict[str, dict[str, float]] = {}
+    if dev_notes:
+        # Dev as `medcode eval` sees it: where the index learnt dev too, usage, similar notes and the classifier
+        # are refitted without it, once, for dev's rows and for the CodiEsp forms its rankings bring (with the
+        # index's own usage the card read 0.007 D / 0.027 P MAP above eval).
+        with refitted_on(coder, parts):
+            dev = relabel(cached_rows(cache / "rows-dev.npz", rows_stamp(coder, dev_notes, usage_from=fitted),
+                                      lambda: note_rows(coder, dev_notes)), dev_notes)
+            dev_rates = engine_rates(coder)
     sources = [f"CodiEsp {fitted}, {len(fit_notes)} notes, {opts.folds}-fold out-of-fold candidates"]
     for path in decisions:
         extra, summary = decision_rows(coder, path, weight=opts.decision_weight)
@@ -182,11 +189,7 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
     plot = calibration.reliability_plot({s: c for s, c in curves.items()}, folder / "reliability.png",
                                         bins=opts.ece_bins, title=title) if curves else None
     if dev_notes:
-        # Dev's rankings bring the CodiEsp forms that usage mined without dev gives, as in `medcode eval`;
-        # with the index's own usage (train+dev by default) the card read 0.007 D / 0.027 P MAP above eval.
-        with refitted_on(coder, parts):
-            rates = engine_rates(coder)
-        metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, rates)
+        metrics["dev_map"] = dev_map(ranker, dev, dev_notes, settings, dev_rates)
     ranker.save(folder, trained=datetime.now(UTC).isoformat(timespec="seconds"), data=sources,
                 corpus_splits=list(parts),
                 early_stopping_and_calibration=(f"CodiEsp {fitted}, {opts.folds}-fold cross-validation"
@@ -200,14 +203,6 @@ def tune_ranker(settings: Settings, *, decisions: Sequence[Path] = (), console: 
                               "int8": coder.encoder.int8},
                 sibling_discount=settings.ranking.sibling_discount)
     return Tuned(folder, metrics, plot)
-
-
-def held_out_rows(coder: Coder, notes: Sequence[CodedNote], parts: dict[str, list[CodedNote]]) -> dict[str, Rows]:
-    """Candidate rows of `notes`, which the ranker is not fitted on; when the index learnt from them too
-    (dev, with the default corpus splits), usage, similar notes and the classifier are refitted on `parts`
-    alone for them, so the card's dev figures are held out like `medcode eval`'s."""
-    with refitted_on(coder, parts):
-        return note_rows(coder, notes)
 
 
 def dev_map(ranker: Ranker, dev: dict[str, Rows], notes: Sequence[CodedNote], settings: Settings,
