@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from codesets.text import STOPWORDS, term_words
 from codesets.types import CodeSet, normalize_code
 from coding.draft import Draft, Entry
 from coding.rules import Combination, Condition, Guidelines, matches
-from coding.text import NoteText
+from coding.text import NoteText, spelled_out
+from coding.titles import names_more
 from coding.types import CodingContext, RuleRef
 from medcode.types import Evidence, Suggestion
 from validation.references import excludes1, instructions
@@ -17,6 +19,13 @@ from validation.references import excludes1, instructions
 _SYMPTOM_CHAPTER = "R"
 #: Sections where the clinician lists the conditions established (discharge diagnoses, assessment).
 _LISTS = frozenset({"diagnoses", "assessment_and_plan"})
+#: A 7th character's words at the end of a title ("…, initial encounter for closed fracture", "…, sequela").
+_EPISODE = re.compile(r",\s*(?:initial encounter|subsequent encounter|sequela)\b.*$", re.I)
+_PARENS = re.compile(r"\s*\([^()]*\)")
+#: Content words a title needs for a phrase that says all of them to count as stating it.
+_STATED_WORDS = 3
+#: The rule of a code whose whole title the note states: as firm as a well-ranked one when sequencing.
+STATED = "documented-title"
 #: Titles of codes that say less than a sibling may: "unspecified", "NOS", "without complications".
 _VAGUE = re.compile(r"\bunspecified\b|\bNOS\b|without complication", re.I)
 
@@ -43,11 +52,42 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
             if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in best)}
 
 
+def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
+    """The codes whose whole title a phrase of the note says ("displaced intertrochanteric fracture of the right
+    femur": S72.141A), the best-ranked one per phrase: documented as plainly as a listed diagnosis, whatever the
+    ranker learnt of such codes from its corpus. A title of fewer than `_STATED_WORDS` content words ("Pain")
+    says too little to count; the 7th character's words and parenthesized ones are not asked for."""
+    best: dict[tuple[int, int], str] = {}
+    for s in suggestions:  # best first
+        record = cm.get(s.code) if s.system == "ICD-10-CM" else None
+        if record is None or not record.billable:
+            continue
+        title = {w for w in term_words(_PARENS.sub("", _EPISODE.sub("", record.description))) if w not in STOPWORDS}
+        if len(title) < _STATED_WORDS:
+            continue
+        for e in s.evidence:
+            if e.assertion in ("present", "possible") and title <= set(term_words(e.text)):
+                best.setdefault((e.start, e.end), s.code)
+    return set(best.values())
+
+
+def denied_words(s: Suggestion, description: str) -> set[str]:
+    """Words of a code's title that only denied evidence says ("no COPD exacerbation" beside a listed "chronic
+    obstructive pulmonary disease": J44.1's "exacerbation"): what the code adds to its siblings is ruled out."""
+    title = {w for w in term_words(_PARENS.sub("", description)) if w not in STOPWORDS}
+
+    def said(*assertions: str) -> set[str]:
+        return {w for e in s.evidence if e.assertion in assertions for w in term_words(spelled_out(e.text))}
+
+    return (title & said("negated")) - said("present", "possible", "historical")
+
+
 def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,
            g: Guidelines, *, min_score: float, listed_score: float) -> None:
     """Ranked ICD-10-CM candidates into the draft, by assertion and setting; the rest recorded as dropped."""
     inpatient = context.setting == "inpatient"
     lead = listed(suggestions, cm)
+    plain = stated(suggestions, cm)
     for s in suggestions:
         if s.system != "ICD-10-CM":
             continue
@@ -56,12 +96,15 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
                                "not a billable code; the coding keeps the most specific code the note supports")
             continue
-        if draft.below_threshold(s, listed_score if s.code in lead else min_score):
+        if draft.below_threshold(s, listed_score if s.code in lead or s.code in plain else min_score):
             continue
         key = record.key
         history = g.history_of(key)
         if s.assertion == "negated":
             draft.note_dropped(s.code, s.system, "negated", "III", "the note rules it out or denies it")
+        elif denied := denied_words(s, record.description):
+            draft.note_dropped(s.code, s.system, "negated", "III", "the note rules out what the code says beyond "
+                               f"its siblings ({', '.join(sorted(denied))})")
         elif s.assertion == "hypothetical":
             draft.note_dropped(s.code, s.system, "hypothetical", "III", "mentioned as a possibility to watch for, "
                                "not a condition of this encounter")
@@ -85,8 +128,11 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
         else:
             what = "chronic condition documented in the history" if s.assertion == "historical" else \
                 "documented condition"
+            if s.code in plain:
+                what += ", its title stated in full"
             draft.add(_ranked(s, record.code, record.description, RuleRef(
-                rule="documented", section="III" if inpatient else "IV.C", message=f"{what}, ranked {s.rank}")))
+                rule=STATED if s.code in plain else "documented", section="III" if inpatient else "IV.C",
+                message=f"{what}, ranked {s.rank}")))
 
 
 def _history_code(draft: Draft, s: Suggestion, cm: CodeSet, code: str | None, rule: str, section: str,
@@ -237,7 +283,9 @@ def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: 
 
 
 def resolve_excludes1(draft: Draft, cm: CodeSet) -> None:
-    """Never two codes of an Excludes1 pair: the combination (derived) code, else the better-ranked one, stays."""
+    """Never two codes of an Excludes1 pair. The one whose title names the other's condition and more stays
+    ("peritonitis with or following appendicitis (K35.-)": the appendicitis code that names its peritonitis, not
+    K65.9); else the combination (derived) code, else the better-ranked one."""
     changed = True
     while changed:
         changed = False
@@ -248,10 +296,14 @@ def resolve_excludes1(draft: Draft, cm: CodeSet) -> None:
                 if loser is None or draft.get(a.code) is None:
                     continue
                 keep, lose = a, loser
-                if (lose.derived, -lose.rank) > (keep.derived, -keep.rank):
+                if names_more(keep.description, lose.description) or (
+                        not names_more(lose.description, keep.description)
+                        and (lose.derived, -lose.rank) > (keep.derived, -keep.rank)):
                     keep, lose = lose, keep
                 draft.drop(lose, "excludes1", "I.A.12.a",
                            f"Excludes1 at {note.owner} (\"{note.text}\"): kept {keep.code}", by=keep.code)
+                if names_more(lose.description, keep.description):
+                    draft.pass_on(lose.code, keep.code)
                 changed = True
                 break
             if changed:

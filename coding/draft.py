@@ -70,6 +70,12 @@ class Draft:
         if self._entries.pop((entry.system, entry.key), None) is not None:
             self.note_dropped(entry.code, entry.system, rule, section, message, by)
 
+    def pass_on(self, old: str, new: str) -> None:
+        """Codes dropped in favour of `old` now give way to `new`, which names its condition and more: a symptom
+        integral to K65.9 is integral to the K35.32 that replaced it, and the coder reads what is coded."""
+        self.dropped = [d.model_copy(update={"by": new, "message": d.message.replace(old, new)})
+                        if d.by == old else d for d in self.dropped]
+
     def below_threshold(self, suggestion: Suggestion, min_score: float) -> bool:
         """Whether a ranked candidate scores below the coding threshold (recorded as dropped if so)."""
         if suggestion.score >= min_score:

@@ -4,6 +4,7 @@ first-listed one (outpatient, IV.G), secondaries after it, and POA from what the
 from __future__ import annotations
 
 from codesets.types import CodeSet
+from coding.diagnoses import STATED
 from coding.draft import Entry
 from coding.rules import Guidelines, matches
 from coding.text import NoteText
@@ -36,9 +37,15 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
     # A code let in below the coding threshold as the best code of an assessment phrase is not chosen first
     # while a better-supported one (or one of the discharge diagnoses) is there.
     firm = [e for e in entries if e.derived or (e.score or 0) >= min_score
-            or any(ev.section == "diagnoses" for ev in e.evidence)] or entries
+            or any(ev.section == "diagnoses" for ev in e.evidence) or any(r.rule == STATED for r in e.rules)] or entries
     confirmed = [e for e in firm if eligible(e) and not e.key.startswith("R")]
-    pool = confirmed or [e for e in firm if eligible(e)] or [e for e in entries if eligible(e)] or entries
+    # A chronic condition the note only gives as history ("Hx of osteoporosis") did not occasion the stay.
+    current = [e for e in confirmed if any(ev.assertion != "historical" for ev in e.evidence)]
+    pool = current or confirmed or [e for e in firm if eligible(e)] or [e for e in entries if eligible(e)] or entries
+    # A condition whose "code first" note names a code of the pool stands for it where it is said: the heart
+    # failure that occasioned the stay puts its hypertensive combination first, however it ranked.
+    pool = pool + [e for e in entries if e not in pool and eligible(e) and not e.key.startswith("R")
+                   and _code_first(e, entries, cm) in pool]
     inpatient = context.setting == "inpatient"
     sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
     if inpatient and sepsis:

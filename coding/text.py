@@ -45,6 +45,22 @@ class Found:
 
 
 @lru_cache(maxsize=1)
+def _abbreviations() -> dict[str, str]:
+    """Short form -> long form (lower case), the NLP pipeline's list (nlp/resources/abbreviations.json)."""
+    return {short: long.lower() for short, long in load_resource("abbreviations.json")["abbreviations"].items()}
+
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9/]*")
+
+
+def spelled_out(text: str) -> str:
+    """`text` with the abbreviations of the NLP pipeline's list spelled out: "COPD exacerbation" ->
+    "chronic obstructive pulmonary disease exacerbation"."""
+    table = _abbreviations()
+    return _TOKEN.sub(lambda m: table.get(m[0]) or table.get(m[0].lower()) or m[0], text)
+
+
+@lru_cache(maxsize=1)
 def _headers() -> dict[str, str]:
     """Header phrase (lower case, single-spaced) -> section name, from nlp/resources/section_headers.json."""
     sections = load_resource("section_headers.json")["sections"]

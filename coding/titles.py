@@ -41,6 +41,13 @@ def _base(description: str) -> str:
     return head.strip().lower()
 
 
+def names_more(general: str, specific: str) -> bool:
+    """Whether the title `specific` names the condition of the title `general` and more: "Acute appendicitis
+    with perforation, localized peritonitis ..." names "Peritonitis, unspecified" and more."""
+    condition, named = _words(_base(general)), _words(specific)
+    return bool(condition) and condition < named
+
+
 @cache
 def _with_codes(cm: CodeSet, category: str) -> tuple[WithCode, ...]:
     found = []

@@ -226,3 +226,65 @@ def test_a_word_inside_a_listed_phrase_is_not_a_diagnosis_of_its_own():
 
     assert listed([at("I50.23", phrase, 0.45), at("N18.9", word, 0.1)], load_codeset("ICD-10-CM")) == {"I50.23"}
     assert listed([at("N18.9", word, 0.1)], load_codeset("ICD-10-CM")) == {"N18.9"}
+
+
+def test_excludes1_keeps_the_code_that_names_the_other_and_more():
+    """K65's Excludes1 sends "peritonitis with or following appendicitis" to K35: the appendicitis code that names
+    the localized peritonitis stays, however the two ranked, and what K65.9 explained K35.32 explains."""
+    text = ("Postoperative diagnosis: acute perforated appendicitis with localized peritonitis. Fever and "
+            "leukocytosis.")
+    coding = propose(text, ranked(text, ("K65.9", "localized peritonitis"), ("R50.9", "Fever"),
+                                  ("K35.32", "acute perforated appendicitis")), IN)
+    assert codes(coding) == ["K35.32"]
+    assert dropped(coding, "K65.9") == ("excludes1", "I.A.12.a", "K35.32")
+    assert dropped(coding, "R50.9") == ("integral-symptom", "I.B.5", "K35.32")
+    assert "K65.9" not in next(d for d in coding.dropped if d.code == "R50.9").message
+
+
+def test_a_title_the_note_states_in_full_is_coded_below_the_threshold_and_can_be_principal():
+    """The ranker may know little of a code (a CodiEsp-trained one of US fracture codes): a phrase that says the
+    code's whole title is documentation enough, and the fracture, not its pain or the history, comes first."""
+    text = ("ED visit. Hx of osteoporosis. R hip pain after a fall. X-ray R hip: displaced intertrochanteric "
+            "fracture of the right femur.")
+    items = ranked(text, ("M81.0", "osteoporosis", "historical"), ("M25.551", "R hip pain"),
+                   ("S72.141A", "displaced intertrochanteric fracture of the right femur"), score=0.9)
+    items[2] = items[2].model_copy(update={"score": 0.2})
+    coding = propose(text, items, IN)
+    assert codes(coding)[0] == "S72.141A"
+    assert any(r.rule == "documented-title" for r in coding.diagnoses[0].rules)
+    assert dropped(coding, "M25.551") == ("integral-symptom", "I.B.5", "S72.141A")
+    low = ranked(text, ("S72.141A", "fracture", "present"), score=0.2)
+    assert "S72.141A" not in codes(propose(text, low, IN)), "a word of the title is not the title"
+
+
+def test_heart_failure_that_occasioned_the_stay_puts_its_hypertensive_combination_first():
+    """I.C.9.a.3: HTN, CKD and heart failure are I13.0, and when the heart failure (however it ranked) is what
+    brought the patient in, I13.0 is principal before it, ahead of a diabetes said later in the assessment."""
+    text = ("Assessment:\n1. Acute on chronic systolic CHF exacerbation.\n2. Type 2 diabetes with "
+            "diabetic CKD.\n3. Hypertension.\nCKD stage 3a.")
+    items = ranked(text, ("E11.22", "Type 2 diabetes with diabetic CKD"), ("I10", "Hypertension"),
+                   ("N18.31", "CKD stage 3a"), ("I50.23", "Acute on chronic systolic CHF"))
+    # below the coding threshold, coded as the best code of an assessment phrase
+    hf = items[3].evidence[0].model_copy(update={"section": "assessment_and_plan"})
+    items[3] = items[3].model_copy(update={"score": 0.2, "evidence": [hf]})
+    coding = propose(text, items, IN)
+    assert codes(coding)[:2] == ["I13.0", "I50.23"]
+    assert "E11.22" in codes(coding) and "I10" not in codes(coding)
+
+
+def test_a_code_whose_own_words_the_note_denies_is_not_coded():
+    """A listed COPD does not make J44.1 present when its exacerbation is denied, even written "COPD"."""
+    text = "There was no COPD exacerbation.\nDischarge diagnoses:\n1. Chronic obstructive pulmonary disease."
+    start = text.index("COPD exacerbation")
+    listed_at = text.index("Chronic obstructive")
+    evidence = [Evidence(start=start, end=start + 17, text="COPD exacerbation", assertion="negated"),
+                Evidence(start=listed_at, end=listed_at + 37, text="Chronic obstructive pulmonary disease",
+                         assertion="present")]
+    items = [Suggestion(code="J44.1", system="ICD-10-CM", description="", score=0.6, rank=1, evidence=evidence,
+                        assertion="present", why=""),
+             *ranked(text, ("J44.9", "Chronic obstructive pulmonary disease"))]
+    items[1] = items[1].model_copy(update={"rank": 2})
+    coding = propose(text, items, IN)
+    assert codes(coding) == ["J44.9"]
+    assert dropped(coding, "J44.1")[0] == "negated" and "exacerbation" in next(
+        d for d in coding.dropped if d.code == "J44.1").message

@@ -63,3 +63,24 @@ def test_with_mentions_context_covers_clauses() -> None:
     assert pipe.get_pipe("medcode_context").span_groups == ("mentions", "clauses")
     doc = pipe("Patient denies chest pain. She has hypertension.")
     assert [s._.assertion for s in doc.spans["clauses"]] == ["negated", "present"]
+
+
+def test_a_term_is_found_through_an_abbreviation_inside_a_longer_phrase() -> None:
+    """"acute on chronic systolic CHF" is the term "acute on chronic systolic (congestive) heart failure" once
+    CHF is spelled out; the mention stays on the note's own words, from "Acute" to "CHF"."""
+    from codesets.lexicon import Lexicon, Term
+
+    pipe = build_pipeline()
+    pipe.get_pipe("medcode_mentions").lexicon = Lexicon([
+        Term("I50.23", "ICD-10-CM", "Acute on chronic systolic (congestive) heart failure", "description"),
+        Term("I50.9", "ICD-10-CM", "Heart failure, unspecified", "description"),
+    ])
+    note = "Assessment: 1. Acute on chronic systolic CHF exacerbation, IV furosemide."
+    doc = pipe(note)
+    found = {(h.term.code, note[h.start:h.end]) for span in doc.spans["mentions"] for h in span._.hits}
+    assert ("I50.23", "Acute on chronic systolic CHF") in found
+    # without the abbreviation's long form the phrase names no term
+    bare = build_pipeline()
+    bare.get_pipe("medcode_mentions").lexicon = pipe.get_pipe("medcode_mentions").lexicon
+    doc = bare(note.replace("CHF", "XYZ"))
+    assert not any(h.term.code == "I50.23" for span in doc.spans["mentions"] for h in span._.hits)
