@@ -11,7 +11,7 @@ from codesets.types import CodeSet, normalize_code
 from coding.draft import Draft, Entry
 from coding.rules import Combination, Condition, Guidelines, matches
 from coding.text import NoteText, spelled_out
-from coding.titles import names_more
+from coding.titles import names_more, says
 from coding.types import CodingContext, RuleRef
 from medcode.types import Evidence, Suggestion
 from validation.references import excludes1, instructions
@@ -223,8 +223,10 @@ def _apply(rule: Combination, draft: Draft, note: NoteText, inpatient: bool, cm:
 
 
 def integral_symptoms(draft: Draft, g: Guidelines) -> None:
-    """Signs and symptoms a confirmed diagnosis of their body system explains are not coded (I.B.4-5)."""
-    confirmed = [e for e in draft.diagnoses() if not e.key.startswith(_SYMPTOM_CHAPTER)]
+    """Signs and symptoms a confirmed diagnosis of their body system explains are not coded (I.B.4-5); a rule
+    may name a code of chapter R as the explanation (R65.21 septic shock explains hypotension)."""
+    confirmed = [e for e in draft.diagnoses() if not e.key.startswith(_SYMPTOM_CHAPTER)
+                 or any(matches(e.key, rule.explained_by) for rule in g.integral)]
     for entry in draft.diagnoses():
         for rule in g.integral:
             if not matches(entry.key, rule.symptoms):
@@ -236,8 +238,11 @@ def integral_symptoms(draft: Draft, g: Guidelines) -> None:
                 break
 
 
-def _specificity(entry: Entry) -> tuple[bool, int, int]:
-    return (entry.derived or not _VAGUE.search(entry.description), len(entry.key), -entry.rank)
+def _specificity(entry: Entry) -> tuple[bool, bool, int, int]:
+    # A code a guideline rule built from the note's words, or whose title the note states in full ("esophageal
+    # varices with bleeding"), beats a sibling the ranker liked more ("... without bleeding"; K80.50 beside K80.00).
+    return (entry.derived or not _VAGUE.search(entry.description),
+            entry.derived or any(r.rule == STATED for r in entry.rules), len(entry.key), -entry.rank)
 
 
 def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
@@ -247,7 +252,9 @@ def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
         if draft.get(entry.code) is None:
             continue
         siblings = [e for e in draft.diagnoses() if e is not entry and e.key[:3] == entry.key[:3]]
-        supported = [e for e in siblings if e.derived or entry.score is None or (e.score or 0) >= 0.3 * entry.score]
+        # A sibling the clinician lists (assessment, diagnoses) is supported whatever it scored.
+        supported = [e for e in siblings if e.derived or entry.score is None or (e.score or 0) >= 0.3 * entry.score
+                     or any(ev.section in _LISTS for ev in e.evidence)]
         if not supported:
             continue
         best = max(supported, key=_specificity)
@@ -271,6 +278,9 @@ def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: 
             for group in instructions(cm, entry.key, kind):
                 refs = [r for note in group for r in note.refs]
                 if not refs or any(any(r.matches(e.key) for r in refs) for e in draft.diagnoses()):
+                    continue
+                # Said already by a code elsewhere: J96.21 answers R65.2's "acute respiratory failure (J96.0-)".
+                if any(says(note.text, e.description) for note in group for e in draft.diagnoses() if e is not entry):
                     continue
                 match = next((s for s in pool if s.code not in dropped
                               and any(r.matches(normalize_code(s.code)) for r in refs)), None)

@@ -3,6 +3,8 @@ first-listed one (outpatient, IV.G), secondaries after it, and POA from what the
 
 from __future__ import annotations
 
+import re
+
 from codesets.types import CodeSet
 from coding.diagnoses import STATED
 from coding.draft import Entry
@@ -11,6 +13,8 @@ from coding.text import NoteText
 from coding.types import CodingContext, Poa, RuleRef
 from validation.references import instructions
 
+#: A cause named right after a condition's phrase (a few words at most between them).
+_CAUSE = re.compile(r"\W+(?:[\w-]+\W+){0,3}?(?:secondary to|due to|caused by|resulting from)\b", re.I)
 #: Where the condition established after study is stated, most telling first.
 _SECTION_WEIGHT = {"diagnoses": 0, "assessment_and_plan": 1, "hospital_course": 2, "history_of_present_illness": 3,
                    "chief_complaint": 4, None: 5, "past_medical_history": 7, "medications": 8}
@@ -45,7 +49,7 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
     # A condition whose "code first" note names a code of the pool stands for it where it is said: the heart
     # failure that occasioned the stay puts its hypertensive combination first, however it ranked.
     pool = pool + [e for e in entries if e not in pool and eligible(e) and not e.key.startswith("R")
-                   and _code_first(e, entries, cm) in pool]
+                   and _code_first(e, entries, cm, g) in pool]
     inpatient = context.setting == "inpatient"
     sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
     if inpatient and sepsis:
@@ -57,9 +61,14 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
         why = (RuleRef(rule="principal-diagnosis", section="II", message="the condition established after study "
                        "to be chiefly responsible for the admission (UHDDS)") if inpatient else
                RuleRef(rule="first-listed", section="IV.G", message="the condition chiefly responsible for the visit"))
+    cause = None if inpatient and sepsis else _cause_of(principal, pool, note)
+    if cause is not None:
+        principal = cause
+        why = RuleRef(rule="principal-cause", section="II", message="the condition the note gives as the cause of "
+                      "another (\"anemia secondary to bleeding varices\") occasioned the stay")
     # A "code first" note puts the condition it names ahead: the etiology before its manifestation (I.A.13),
     # the hypertensive combination before its heart failure (I.C.9.a).
-    first = _code_first(principal, entries, cm)
+    first = _code_first(principal, entries, cm, g)
     if first is not None and eligible(first):
         principal = first
         why = RuleRef(rule="code-first", section="I.A.13",
@@ -70,20 +79,39 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
                                  _where(e, note), e.rank))
     ordered = [principal, *rest]
     for entry in list(ordered[1:]):
-        first = _code_first(entry, ordered, cm)
+        first = _code_first(entry, ordered, cm, g)
         if first is not None and ordered.index(first) > ordered.index(entry):
             ordered.remove(first)
             ordered.insert(ordered.index(entry), first)
     return ordered
 
 
-def _code_first(entry: Entry, entries: list[Entry], cm: CodeSet) -> Entry | None:
-    """The coded condition an entry's "code first" note names, if any."""
+def _cause_of(entry: Entry, pool: list[Entry], note: NoteText) -> Entry | None:
+    """The coded condition that the entry's own phrase says it is due to, a few words on in its sentence: "acute
+    blood loss anemia secondary to bleeding esophageal varices" -> the varices."""
+    for ev in entry.evidence:
+        end = note.sentence(ev.start, ev.end)[1]
+        cue = _CAUSE.match(note.text, ev.end, end)
+        if cue is None:
+            continue
+        return next((o for o in pool if o is not entry
+                     and any(cue.end() <= e.start and e.end <= end for e in o.evidence)), None)
+    return None
+
+
+def _code_first(entry: Entry, entries: list[Entry], cm: CodeSet, g: Guidelines) -> Entry | None:
+    """The coded condition an entry's "code first" note names, if any (or, where the note names no code,
+    guidelines.json's underlying conditions)."""
     for group in instructions(cm, entry.key, "code_first"):
         refs = [r for note in group for r in note.refs]
         found = next((e for e in entries if e is not entry and any(r.matches(e.key) for r in refs)), None)
         if found is not None:
             return found
+    for codes, underlying in g.underlying:
+        if matches(entry.key, codes):
+            found = next((e for e in entries if e is not entry and matches(e.key, underlying)), None)
+            if found is not None:
+                return found
     return None
 
 

@@ -48,6 +48,13 @@ def names_more(general: str, specific: str) -> bool:
     return bool(condition) and condition < named
 
 
+def says(line: str, title: str) -> bool:
+    """Whether a code's `title` says the condition a tabular note `line` names ("acute respiratory failure
+    (J96.0-)" is said by "Acute and chronic respiratory failure with hypoxia")."""
+    condition = _words(_PARENS.sub("", line))
+    return bool(condition) and condition <= _words(title)
+
+
 @cache
 def _with_codes(cm: CodeSet, category: str) -> tuple[WithCode, ...]:
     found = []

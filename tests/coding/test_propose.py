@@ -288,3 +288,46 @@ def test_a_code_whose_own_words_the_note_denies_is_not_coded():
     assert codes(coding) == ["J44.9"]
     assert dropped(coding, "J44.1")[0] == "negated" and "exacerbation" in next(
         d for d in coding.dropped if d.code == "J44.1").message
+
+
+def test_septic_shock_explains_hypotension_and_acute_on_chronic_respiratory_failure_is_one_code():
+    """R65.21 explains the hypotension (I.B.5); "acute on chronic hypoxic respiratory failure" is J96.21, which
+    replaces the ranked J96.01 / J96.90 and answers R65.2's "use additional code ... acute respiratory failure"."""
+    text = ("A/P:\n# Septic shock due to pneumonia. BP 84/50, hypotension.\n"
+            "# Acute on chronic hypoxic respiratory failure - BiPAP.\n")
+    items = ranked(text, ("A41.9", "Septic shock"), ("R65.21", "Septic shock"), ("J18.9", "pneumonia"),
+                   ("I95.9", "hypotension"), ("J96.90", "respiratory failure"),
+                   ("J96.01", "Acute on chronic hypoxic respiratory failure"), ("J96.00", "respiratory failure"))
+    items[-1] = items[-1].model_copy(update={"score": 0.35})
+    coding = propose(text, items, IN)
+    assert "J96.21" in codes(coding)
+    assert not {"J96.90", "J96.01", "J96.00", "I95.9"} & set(codes(coding))
+    assert dropped(coding, "I95.9") == ("integral-symptom", "I.B.5", "R65.21")
+
+
+def test_the_cause_a_condition_is_said_to_be_due_to_is_principal_and_its_liver_disease_first():
+    """"Acute blood loss anemia secondary to bleeding esophageal varices": the varices occasioned the stay, and in
+    alcoholic cirrhosis they are secondary varices (I85.11) whose underlying liver disease is coded first."""
+    text = ("Impression: Acute blood loss anemia secondary to bleeding esophageal varices. Alcoholic cirrhosis of "
+            "liver with ascites.")
+    items = ranked(text, ("D62", "Acute blood loss anemia"), ("I85.01", "bleeding esophageal varices"),
+                   ("K70.31", "Alcoholic cirrhosis of liver with ascites"))
+    coding = propose(text, items, IN)
+    assert codes(coding)[0] == "K70.31" and "I85.11" in codes(coding)
+    assert any(r.rule == "code-first" for r in coding.diagnoses[0].rules)
+    assert dropped(coding, "I85.01") == ("combination-code", "I.A.13", "I85.11")
+    without = "Impression: Acute blood loss anemia secondary to bleeding esophageal varices."
+    coding = propose(without, ranked(without, ("D62", "Acute blood loss anemia"),
+                                     ("I85.01", "bleeding esophageal varices")), IN)
+    assert codes(coding) == ["I85.01", "D62"]
+    assert coding.diagnoses[0].rules[-1].rule == "principal-cause"
+
+
+def test_a_guideline_combination_outranks_a_ranked_sibling_of_its_category():
+    """K80.00 built from "acute calculous cholecystitis with cholelithiasis" stays over the K80.50 a ranker liked
+    more (one code per condition, I.B.12)."""
+    text = "Discharge diagnoses:\n1. Acute calculous cholecystitis with cholelithiasis.\n"
+    coding = propose(text, ranked(text, ("K80.50", "cholelithiasis"), ("K81.0", "Acute calculous cholecystitis"),
+                                  ("K80.20", "cholelithiasis")), IN)
+    assert codes(coding) == ["K80.00"]
+    assert dropped(coding, "K80.50") == ("one-code-per-condition", "I.B.12", "K80.00")
