@@ -47,9 +47,18 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
             if e.section in _LISTS and e.assertion in ("present", "possible"):
                 best.setdefault((e.start, e.end), s.code)
     # A word inside a longer listed phrase ("chronic" in "acute on chronic systolic heart failure") is not a
-    # statement of its own: only the phrase's best code is the clinician's.
+    # statement of its own: only the phrase's best code is the clinician's. A condition named inside it is, when
+    # it codes another category and is more than a word ("AKI" of "AKI on CKD 3b", an abbreviation).
+    said = {(e.start, e.end): e.text for s in suggestions for e in s.evidence}
+
+    def own(start: int, end: int) -> bool:
+        text = said.get((start, end), "")
+        return spelled_out(text) != text or len([w for w in term_words(text) if w not in STOPWORDS]) > 1
+
     return {code for (start, end), code in best.items()
-            if not any(a <= start and end <= b and (a, b) != (start, end) for a, b in best)}
+            if not any(a <= start and end <= b and (a, b) != (start, end)
+                       and (normalize_code(other)[:3] == normalize_code(code)[:3] or not own(start, end))
+                       for (a, b), other in best.items())}
 
 
 def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
@@ -117,22 +126,29 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
         elif s.assertion == "historical" and not matches(key, g.chronic):
             draft.note_dropped(s.code, s.system, "history-not-current", "III",
                                "a past condition that no longer exists and has no history code")
-        elif not inpatient and (s.assertion == "possible" or any(e.assertion == "possible" for e in s.evidence)):
+        elif not inpatient and (s.assertion == "possible" or any(e.assertion == "possible" for e in s.evidence)) \
+                and not _chronic_in_history(s, key, g):
             draft.note_dropped(s.code, s.system, "uncertain-outpatient", "IV.H",
                                "uncertain diagnosis (probable, suspected, rule out) in an outpatient encounter: "
                                "the symptoms are coded instead")
-        elif s.assertion == "possible":
+        elif s.assertion == "possible" and not _chronic_in_history(s, key, g):
             draft.add(_ranked(s, record.code, record.description, RuleRef(
                 rule="uncertain-inpatient", section="II.H", message="uncertain diagnosis at discharge, coded as if "
                 "established (inpatient)")))
         else:
-            what = "chronic condition documented in the history" if s.assertion == "historical" else \
-                "documented condition"
+            what = "chronic condition documented in the history" if s.assertion == "historical" or \
+                _chronic_in_history(s, key, g) else "documented condition"
             if s.code in plain:
                 what += ", its title stated in full"
             draft.add(_ranked(s, record.code, record.description, RuleRef(
                 rule=STATED if s.code in plain else "documented", section="III" if inpatient else "IV.C",
                 message=f"{what}, ranked {s.rank}")))
+
+
+def _chronic_in_history(s: Suggestion, key: str, g: Guidelines) -> bool:
+    """A chronic condition the history establishes ("Hx GERD"), however uncertainly the assessment ties today's
+    complaint to it ("chest pain, likely GERD related"): a coexisting condition, coded (IV.J)."""
+    return matches(key, g.chronic) and any(e.assertion == "historical" for e in s.evidence)
 
 
 def _history_code(draft: Draft, s: Suggestion, cm: CodeSet, code: str | None, rule: str, section: str,

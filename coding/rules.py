@@ -101,6 +101,8 @@ class Guidelines:
     #: (codes, the underlying conditions to code first) where the tabular's "code first underlying disease"
     #: names no code (I.A.13).
     underlying: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    #: Codes that give the principal's place to the condition the note says they are due to.
+    cause_first: tuple[str, ...]
     poa_no: tuple[re.Pattern[str], ...]
     poa_yes: tuple[re.Pattern[str], ...]
     laparoscopic: tuple[re.Pattern[str], ...]
@@ -148,6 +150,7 @@ def guidelines() -> Guidelines:
         poa_exempt=_prefixes(data["poa_exempt"]),
         chronic=_prefixes(data["chronic"]),
         one_per_category=_prefixes(data["one_per_category"]),
+        cause_first=_prefixes(data["cause_first"]["codes"]),
         underlying=tuple((_prefixes(u["codes"]), _prefixes(u["underlying"])) for u in data["code_first_underlying"]),
         poa_no=_patterns(cues["poa_no"]), poa_yes=_patterns(cues["poa_yes"]),
         laparoscopic=_patterns(cues["laparoscopic"]), endoscopic=_patterns(cues["endoscopic"]),

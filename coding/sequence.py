@@ -13,6 +13,8 @@ from coding.text import NoteText
 from coding.types import CodingContext, Poa, RuleRef
 from validation.references import instructions
 
+#: Sections where a clinician states the conditions established: a code said there is firm enough to be principal.
+_LISTED = frozenset({"diagnoses", "assessment_and_plan"})
 #: A cause named right after a condition's phrase (a few words at most between them).
 _CAUSE = re.compile(r"\W+(?:[\w-]+\W+){0,3}?(?:secondary to|due to|caused by|resulting from)\b", re.I)
 #: Where the condition established after study is stated, most telling first.
@@ -20,13 +22,22 @@ _SECTION_WEIGHT = {"diagnoses": 0, "assessment_and_plan": 1, "hospital_course": 
                    "chief_complaint": 4, None: 5, "past_medical_history": 7, "medications": 8}
 
 
-def _where(entry: Entry, note: NoteText) -> tuple[int, int]:
-    """The most telling section where the entry's evidence is said (anywhere its words recur), and the first
-    offset there: a diagnosis listed first under "Discharge diagnoses" comes first."""
+def _where(entry: Entry, note: NoteText) -> tuple[int, int, int]:
+    """The most telling section where the entry's evidence is said (anywhere its words recur), the first offset
+    there, and the length of what is said there: a diagnosis listed first under "Discharge diagnoses" comes
+    first."""
     if not entry.evidence:
-        return (6, 1 << 30)
-    return min((_SECTION_WEIGHT.get(note.section_at(at), 6), at)
+        return (6, 1 << 30, 0)
+    return min((_SECTION_WEIGHT.get(note.section_at(at), 6), at, len(e.text))
                for e in entry.evidence for at in [e.start, *note.mentions(e.text)])
+
+
+def _first_said(entry: Entry, note: NoteText) -> tuple[int, int, bool, int, int]:
+    """Principal order: where the entry is first said; at one place, a code a rule built or whose title is stated
+    there, then the shorter phrase ("AKI" of "AKI on CKD 3b", a phrase the CKD code took in), then rank."""
+    weight, at, length = _where(entry, note)
+    built = entry.derived or any(r.rule == STATED for r in entry.rules)
+    return (weight, at, not built, length, entry.rank)
 
 
 def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guidelines, cm: CodeSet,
@@ -41,27 +52,34 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
     # A code let in below the coding threshold as the best code of an assessment phrase is not chosen first
     # while a better-supported one (or one of the discharge diagnoses) is there.
     firm = [e for e in entries if e.derived or (e.score or 0) >= min_score
-            or any(ev.section == "diagnoses" for ev in e.evidence) or any(r.rule == STATED for r in e.rules)] or entries
+            or any(ev.section in _LISTED for ev in e.evidence) or any(r.rule == STATED for r in e.rules)] or entries
+    inpatient = context.setting == "inpatient"
     confirmed = [e for e in firm if eligible(e) and not e.key.startswith("R")]
-    # A chronic condition the note only gives as history ("Hx of osteoporosis") did not occasion the stay.
-    current = [e for e in confirmed if any(ev.assertion != "historical" for ev in e.evidence)]
-    pool = current or confirmed or [e for e in firm if eligible(e)] or [e for e in entries if eligible(e)] or entries
+    # A chronic condition the note only gives as history ("Hx of osteoporosis"; for an outpatient, beside an
+    # uncertain "likely GERD related") did not occasion the stay: a confirmed condition said present does, else
+    # the presenting symptom (IV.D).
+    said = ("present", "possible") if inpatient else ("present",)
+    current = [e for e in confirmed if any(ev.assertion in said for ev in e.evidence)]
+    symptoms = [e for e in firm if eligible(e) and e.key.startswith("R") and any(ev.assertion in said
+                                                                                 for ev in e.evidence)]
+    pool = (current or symptoms or confirmed or [e for e in firm if eligible(e)] or [e for e in entries if eligible(e)]
+            or entries)
     # A condition whose "code first" note names a code of the pool stands for it where it is said: the heart
     # failure that occasioned the stay puts its hypertensive combination first, however it ranked.
     pool = pool + [e for e in entries if e not in pool and eligible(e) and not e.key.startswith("R")
                    and _code_first(e, entries, cm, g) in pool]
-    inpatient = context.setting == "inpatient"
     sepsis = [e for e in pool if matches(e.key, g.sepsis) and poa.get(e.key) != "N"]
     if inpatient and sepsis:
         principal = min(sepsis, key=lambda e: _where(e, note))
         why = RuleRef(rule="principal-sepsis", section="I.C.1.d.4",
                       message="sepsis present on admission with a localized infection: sepsis is sequenced first")
     else:
-        principal = min(pool, key=lambda e: (_where(e, note), e.rank))
+        principal = min(pool, key=lambda e: _first_said(e, note))
         why = (RuleRef(rule="principal-diagnosis", section="II", message="the condition established after study "
                        "to be chiefly responsible for the admission (UHDDS)") if inpatient else
                RuleRef(rule="first-listed", section="IV.G", message="the condition chiefly responsible for the visit"))
-    cause = None if inpatient and sepsis else _cause_of(principal, pool, note)
+    cause = _cause_of(principal, pool, note) if matches(principal.key, g.cause_first) and not (inpatient and sepsis) \
+        else None
     if cause is not None:
         principal = cause
         why = RuleRef(rule="principal-cause", section="II", message="the condition the note gives as the cause of "

@@ -67,8 +67,10 @@ def _headers() -> dict[str, str]:
     return {" ".join(phrase.lower().split()): name for name, phrases in sections.items() for phrase in phrases}
 
 
-#: A line that may open a section: optional bullet, a short phrase, then ':' or the end of the line.
-_HEADER_LINE = re.compile(r"(?m)^[ \t]*(?:[-*•]|\d{1,2}[.)])?[ \t]*([A-Za-z][A-Za-z /&-]{0,60}?)[ \t]*(?::|$)")
+#: A line that may open a section: optional bullet, a short phrase, then ':' or the end of the line; or, in a note
+#: dictated as one paragraph, a short phrase and ':' right after a sentence ("... no fluctuance. Assessment: ...").
+_HEADER_LINE = re.compile(r"(?m)^[ \t]*(?:[-*•]|\d{1,2}[.)])?[ \t]*([A-Za-z][A-Za-z /&-]{0,60}?)[ \t]*(?::|$)"
+                          r"|(?<=[.!?] )([A-Z][A-Za-z /&-]{0,40}?):")
 
 
 class NoteText:
@@ -80,7 +82,7 @@ class NoteText:
         self._starts: list[int] = []
         self._sections: list[str] = []
         for match in _HEADER_LINE.finditer(text):
-            name = headers.get(" ".join(match[1].lower().split()))
+            name = headers.get(" ".join((match[1] or match[2]).lower().split()))
             if name is not None:
                 self._starts.append(match.start())
                 self._sections.append(name)

@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from codesets.lexicon import Hit, Lexicon
-from codesets.text import clauses
+from codesets.text import STOPWORDS, clauses, term_words, words
 
 SPAN_GROUP = "mentions"
 CLAUSE_GROUP = "clauses"
@@ -32,6 +32,27 @@ if not Span.has_extension("hits"):
 def _kind(hits: Iterable[Hit]) -> str:
     systems = {h.term.system for h in hits}
     return "finding" if not systems or "ICD-10-CM" in systems else "procedure"
+
+
+def _tightest(hit: Hit, text: str) -> Hit:
+    """A coverage hit narrowed to the shortest stretch of its clause of `text` holding each of its term's words
+    found there: the matcher spans from each word's first occurrence, so in "acute kidney injury on chronic kidney disease 3b"
+    the stage-3b term would start at the first "kidney"."""
+    wanted = {w for w in term_words(hit.term.text) if w not in STOPWORDS}
+    start, end = next(((cs, ce) for cs, ce in clauses(text) if cs <= hit.start < ce), (hit.start, hit.end))
+    toks = [(w, s + start, e + start) for w, s, e in words(text[start:end]) if w in wanted]
+    need = {w for w, _, _ in toks}
+    best = (hit.start, hit.end)
+    counts: dict[str, int] = defaultdict(int)
+    left = 0
+    for right, (w, _, e) in enumerate(toks):
+        counts[w] += 1
+        while len(counts) == len(need) and counts[toks[left][0]] > 1:
+            counts[toks[left][0]] -= 1
+            left += 1
+        if len(counts) == len(need) and e - toks[left][1] < best[1] - best[0]:
+            best = (toks[left][1], e)
+    return hit if best == (hit.start, hit.end) else Hit(hit.term, best[0], best[1], hit.match, hit.score)
 
 
 class MentionFinder:
@@ -94,7 +115,8 @@ class MentionFinder:
             return pos + shift
 
         found: list[Hit] = []
-        hits = self.lexicon.exact(expanded) + self.lexicon.coverage(expanded, threshold=self.coverage_threshold)
+        hits = self.lexicon.exact(expanded) + [
+            _tightest(h, expanded) for h in self.lexicon.coverage(expanded, threshold=self.coverage_threshold)]
         for h in hits:
             touched = [(a, b) for a, b, _, _ in spans if h.start < b and a < h.end]
             if (touched and h.term.system in self.expanded_systems

@@ -331,3 +331,52 @@ def test_a_guideline_combination_outranks_a_ranked_sibling_of_its_category():
                                   ("K80.20", "cholelithiasis")), IN)
     assert codes(coding) == ["K80.00"]
     assert dropped(coding, "K80.50") == ("one-code-per-condition", "I.B.12", "K80.00")
+
+
+def test_a_condition_named_inside_a_longer_listed_phrase_is_listed_and_said_first():
+    """"AKI on CKD 3b due to dehydration": AKI is a condition of its own (not a word of the CKD phrase), coded
+    below the threshold as listed, and the principal, where the phrase starts; dehydration stays secondary."""
+    text = "Assessment: AKI on CKD 3b due to dehydration. Hyperkalemia."
+    at = text.index("AKI on CKD 3b")
+    items = ranked(text, ("N18.32", "AKI on CKD 3b"), ("E87.5", "Hyperkalemia"), ("E86.0", "dehydration"),
+                   ("N17.9", "AKI"))
+    items = [s.model_copy(update={"evidence": [e.model_copy(update={"section": "assessment_and_plan"})
+                                               for e in s.evidence]}) for s in items]
+    items[3] = items[3].model_copy(update={"score": 0.14})
+    assert items[0].evidence[0].start == at == items[3].evidence[0].start
+    coding = propose(text, items, IN)
+    assert codes(coding)[0] == "N17.9"
+    assert "E86.0" in codes(coding)
+
+
+def test_a_note_dictated_as_one_paragraph_still_has_its_assessment():
+    """"... no fluctuance. Assessment: Cellulitis ...": the condition assessed is first-listed, not the diabetes said
+    earlier in the history, and the erythema cellulitis explains is not coded."""
+    text = ("Urgent care visit. Hx DM2 controlled with diet. Exam: erythema of the left shin, no fluctuance. "
+            "Assessment: Cellulitis of left lower extremity. Type 2 diabetes without complications.")
+    items = ranked(text, ("E11.9", "DM2"), ("L53.9", "erythema"), ("L03.116", "Cellulitis of left lower extremity"))
+    coding = propose(text, items, OUT)
+    assert codes(coding) == ["L03.116", "E11.9"]
+    assert dropped(coding, "L53.9") == ("integral-symptom", "I.B.5", "L03.116")
+
+
+def test_a_chronic_condition_in_the_history_is_coded_beside_an_uncertain_link_and_the_symptom_comes_first():
+    """ED: "chest pain, likely GERD related" with "Hx GERD": the chest pain is first-listed (IV.D) and GERD, a
+    chronic condition the history establishes, is coded (IV.J); an uncertain acute one is not (IV.H)."""
+    text = "Hx GERD. Assessment: Chest pain, likely GERD related, possible gastritis."
+    items = ranked(text, ("R07.9", "Chest pain"), ("K21.9", "GERD", "historical"), ("K29.70", "gastritis", "possible"))
+    items[1] = items[1].model_copy(update={"assertion": "possible", "evidence": [
+        *items[1].evidence, Evidence(start=text.index("GERD related"), end=text.index("GERD related") + 4, text="GERD",
+                                     assertion="possible")]})
+    coding = propose(text, items, OUT)
+    assert codes(coding) == ["R07.9", "K21.9"]
+    assert dropped(coding, "K29.70")[0] == "uncertain-outpatient"
+
+
+def test_an_acute_stroke_named_by_its_artery_and_side_while_admitted():
+    """I63.512 for an acute ischemic stroke of the left MCA, inpatient; a clinic visit years later does not get I63."""
+    text = "Assessment: Acute ischemic stroke of the left MCA territory with right hemiparesis."
+    coding = propose(text, ranked(text, ("I63.9", "Acute ischemic stroke")), IN)
+    assert codes(coding)[0] == "I63.512"
+    assert dropped(coding, "I63.9")[2] == "I63.512"
+    assert "I63.512" not in codes(propose(text, ranked(text, ("I63.9", "Acute ischemic stroke")), OUT))

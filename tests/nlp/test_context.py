@@ -46,6 +46,10 @@ def assert_on(pipe: Language, text: str, *mentions: str, group: str = "mentions"
          ["nephrolithiasis", "urinary tract infections"], ["negated", "negated"]),
         ("Blood cultures were negative.", ["Blood cultures"], ["negated"]),
         ("Pulmonary embolism was ruled out.", ["Pulmonary embolism"], ["negated"]),
+        # A US note's "X ruled out" has no verb; its reach stops before a finding three tokens back.
+        ("Chest pain, likely GERD related, ACS ruled out.", ["Chest pain", "GERD", "ACS"],
+         ["present", "possible", "negated"]),
+        ("Acute coronary syndrome ruled out.", ["Acute coronary syndrome"], ["negated"]),
         # A finding stated normal is not a condition; the cue reaches back three tokens only.
         ("Kidney function is normal.", ["Kidney function"], ["negated"]),
         ("Heart failure with dyspnea on exertion; the echocardiogram was unremarkable.",

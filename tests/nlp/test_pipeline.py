@@ -84,3 +84,19 @@ def test_a_term_is_found_through_an_abbreviation_inside_a_longer_phrase() -> Non
     bare.get_pipe("medcode_mentions").lexicon = pipe.get_pipe("medcode_mentions").lexicon
     doc = bare(note.replace("CHF", "XYZ"))
     assert not any(h.term.code == "I50.23" for span in doc.spans["mentions"] for h in span._.hits)
+
+
+def test_a_term_found_through_abbreviations_covers_only_its_own_words() -> None:
+    """The coverage matcher spans from each word's first occurrence: in "AKI on CKD 3b" spelled out, the CKD terms
+    would start at AKI's "kidney". Narrowed, they cover the shortest stretch of their clause holding their words."""
+    from codesets.lexicon import Hit, Term
+    from nlp.mentions import _tightest
+
+    text = "Assessment: acute kidney injury on chronic kidney disease 3b due to dehydration."
+    wide = Hit(Term("N18.9", "ICD-10-CM", "chronic renal", "usage"), text.index("kidney"), text.index(" disease"),
+               "coverage", 1.0)
+    narrow = _tightest(wide, text)
+    assert text[narrow.start:narrow.end] == "chronic kidney"
+    both = Hit(Term("N28.9", "ICD-10-CM", "acute renal disease", "synonym"), text.index("acute"),
+               text.index(" 3b"), "coverage", 1.0)
+    assert _tightest(both, text) == both  # already the shortest stretch with "acute", "kidney" and "disease"
