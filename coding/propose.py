@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codesets.registry import load_codeset
+from codesets.types import normalize_code
 from coding import diagnoses, procedures, specifics, titles
 from coding.draft import Draft
 from coding.rules import guidelines
@@ -41,6 +42,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     titles.title_combinations(draft, cm)
     specifics.episode(draft, note, context, cm, g)
     specifics.bmi(draft, note, context, cm, _WEIGHT_CONDITIONS)
+    specifics.nihss(draft, note, cm)
     diagnoses.integral_symptoms(draft, g)
     diagnoses.unspecified_siblings(draft, cm, g)
     diagnoses.instruction_codes(draft, ranked, context, cm, min_score=settings.instruction_score)
@@ -65,8 +67,11 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
                                rules=e.rules, score=e.score)
         for i, e in enumerate(px, start=1)
     ]
-    # Drops by a guideline first, then candidates below the threshold, each group best-ranked first.
-    dropped = sorted(draft.dropped, key=lambda d: d.rule == "not-supported")[: settings.max_dropped]
+    # Drops by a guideline first, then candidates below the threshold, each group best-ranked first; a code a
+    # rule brought back in (the NIHSS score a candidate below the threshold named) is not listed as left out.
+    coded = {(e.system, e.key) for e in draft}
+    dropped = sorted((d for d in draft.dropped if (d.system, normalize_code(d.code)) not in coded),
+                     key=lambda d: d.rule == "not-supported")[: settings.max_dropped]
     return Coding(context=context, diagnoses=coded_dx, procedures=coded_px, drg=_drg(context, coded_dx, coded_px),
                   dropped=dropped)
 

@@ -49,8 +49,8 @@ def order(entries: list[Entry], note: NoteText, context: CodingContext, g: Guide
     def eligible(e: Entry) -> bool:
         return not matches(e.key, g.never_principal)
 
-    # A code let in below the coding threshold as the best code of an assessment phrase is not chosen first
-    # while a better-supported one (or one of the discharge diagnoses) is there.
+    # A code let in below the coding threshold is chosen first only when the clinician states it (a discharge
+    # diagnosis or assessment phrase, a title said in full), not while a better-supported one is there.
     firm = [e for e in entries if e.derived or (e.score or 0) >= min_score
             or any(ev.section in _LISTED for ev in e.evidence) or any(r.rule == STATED for r in e.rules)] or entries
     inpatient = context.setting == "inpatient"

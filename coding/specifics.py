@@ -1,5 +1,6 @@
-"""Characters the note decides: the 7th character of injuries by encounter (I.C.19.a) and the BMI code (Z68,
-I.B.14), whose ranges are read from the Z68 titles of the tabular."""
+"""Characters the note decides: the 7th character of injuries by encounter (I.C.19.a), the BMI code (Z68,
+I.B.14), whose ranges are read from the Z68 titles of the tabular, and the NIHSS score of an acute stroke (R29.7-,
+I.C.18.h)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,20}(\d{2}(?:\.\d+)?)",
 _RANGE = re.compile(r"(\d+(?:\.\d)?)\s*-\s*(\d+(?:\.\d)?),\s*adult", re.I)
 _BELOW = re.compile(r"(\d+(?:\.\d)?) or less,\s*adult", re.I)
 _ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
+_NIHSS = re.compile(r"\b(?:NIHSS|NIH stroke scale)(?: score)?\s*(?:of|was|is|:|=)?\s*(\d{1,2})\b", re.I)
 
 
 def episode(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, g: Guidelines) -> None:
@@ -94,8 +96,26 @@ def bmi(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, weigh
     for e in ranked:
         if e.key != record.key:
             draft.drop(e, "bmi-value", "I.B.14", f"the note's BMI is {value:g}", by=record.code)
-    span = note.find((re.compile(re.escape(match[0])),))
+    span = note.find((re.compile(re.escape(match[0].lower())),))
     draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
                     evidence=[f.evidence for f in span[:1]], rank=weight.rank + 1,
                     rules=[RuleRef(rule="bmi", section="I.B.14",
                                    message=f"BMI {value:g} documented, reported with {weight.code}")]))
+
+
+def nihss(draft: Draft, note: NoteText, cm: CodeSet) -> None:
+    """R29.7- for the first NIH stroke scale score the note gives, beside an acute ischemic stroke (I63) it is
+    reported with (I.C.18.h); the score's code is read from the tabular's "NIHSS score N" titles."""
+    stroke = next((e for e in draft.diagnoses() if e.key.startswith("I63")), None)
+    match = _NIHSS.search(note.text)
+    if stroke is None or match is None:
+        return
+    record = next((c for c in cm.with_prefix("R29.7") if c.billable and c.description == f"NIHSS score {int(match[1])}"),
+                  None)
+    if record is None:
+        return
+    span = note.find((re.compile(re.escape(match[0].lower())),))
+    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                    evidence=[f.evidence for f in span[:1]], rank=stroke.rank + 1,
+                    rules=[RuleRef(rule="nihss", section="I.C.18.h",
+                                   message=f"NIHSS {int(match[1])} documented, reported with {stroke.code}")]))

@@ -380,3 +380,22 @@ def test_an_acute_stroke_named_by_its_artery_and_side_while_admitted():
     assert codes(coding)[0] == "I63.512"
     assert dropped(coding, "I63.9")[2] == "I63.512"
     assert "I63.512" not in codes(propose(text, ranked(text, ("I63.9", "Acute ischemic stroke")), OUT))
+
+
+def test_the_nihss_score_goes_with_an_acute_stroke_and_its_evidence_is_highlighted():
+    """I.C.18.h: R29.7- beside I63, the score read from the note; the BMI and NIHSS codes point at their words."""
+    text = "NIHSS 14 on arrival. Assessment: Acute ischemic stroke."
+    items = [*ranked(text, ("I63.9", "Acute ischemic stroke")), *ranked(text, ("R29.714", "NIHSS 14"), score=0.02)]
+    items[1] = items[1].model_copy(update={"rank": 2})
+    coding = propose(text, items, IN)
+    nihss = next(d for d in coding.diagnoses if d.code == "R29.714")
+    assert [e.text for e in nihss.evidence] == ["NIHSS 14"] and nihss.rules[0].section == "I.C.18.h"
+    assert not any(d.code == "R29.714" for d in coding.dropped), "a coded code is not also listed as left out"
+    assert "R29.714" not in codes(propose("NIHSS 14. Migraine.", ranked("NIHSS 14. Migraine.", ("G43.909", "Migraine")),
+                                          IN))
+
+
+def test_alcohol_dependence_in_remission():
+    text = "Impression: Alcohol dependence, in early remission."
+    coding = propose(text, ranked(text, ("F10.20", "Alcohol dependence")), IN)
+    assert codes(coding) == ["F10.21"]
