@@ -309,9 +309,10 @@ def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: 
 
 
 def resolve_excludes1(draft: Draft, cm: CodeSet) -> None:
-    """Never two codes of an Excludes1 pair. The one whose title names the other's condition and more stays
-    ("peritonitis with or following appendicitis (K35.-)": the appendicitis code that names its peritonitis, not
-    K65.9); else the combination (derived) code, else the better-ranked one."""
+    """Never two codes of an Excludes1 pair. The code the note line sends its condition to stays when its title
+    says that condition, or the one whose title names the other's condition and more ("peritonitis with or
+    following appendicitis (K35.-)": the appendicitis code that names its peritonitis, not K65.9); else the
+    combination (derived) code, else the better-ranked one."""
     changed = True
     while changed:
         changed = False
@@ -322,7 +323,9 @@ def resolve_excludes1(draft: Draft, cm: CodeSet) -> None:
                 if loser is None or draft.get(a.code) is None:
                     continue
                 keep, lose = a, loser
-                if names_more(keep.description, lose.description) or (
+                # The line names where its condition is coded: the code there that says it stays (E11's
+                # "gestational diabetes (O24.4-)" keeps O24.410, not E11.9).
+                if says(note.text, lose.description) or names_more(keep.description, lose.description) or (
                         not names_more(lose.description, keep.description)
                         and (lose.derived, -lose.rank) > (keep.derived, -keep.rank)):
                     keep, lose = lose, keep

@@ -43,6 +43,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     specifics.episode(draft, note, context, cm, g)
     specifics.bmi(draft, note, context, cm, _WEIGHT_CONDITIONS)
     specifics.nihss(draft, note, cm)
+    specifics.gestation(draft, note, cm)
     diagnoses.integral_symptoms(draft, g)
     diagnoses.unspecified_siblings(draft, cm, g)
     diagnoses.instruction_codes(draft, ranked, context, cm, min_score=settings.instruction_score)

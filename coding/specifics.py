@@ -19,6 +19,7 @@ _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,20}(\d{2}(?:\.\d+)?)",
 _RANGE = re.compile(r"(\d+(?:\.\d)?)\s*-\s*(\d+(?:\.\d)?),\s*adult", re.I)
 _BELOW = re.compile(r"(\d+(?:\.\d)?) or less,\s*adult", re.I)
 _ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
+_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:weeks?|wks?)\b(?:\s*(?:and \d days?|\+\d))?\s*(?:of\s*)?(?:gestation|ga\b|pregnan)", re.I)
 _NIHSS = re.compile(r"\b(?:NIHSS|NIH stroke scale)(?: score)?\s*(?:of|was|is|:|=)?\s*(\d{1,2})\b", re.I)
 
 
@@ -119,3 +120,23 @@ def nihss(draft: Draft, note: NoteText, cm: CodeSet) -> None:
                     evidence=[f.evidence for f in span[:1]], rank=stroke.rank + 1,
                     rules=[RuleRef(rule="nihss", section="I.C.18.h",
                                    message=f"NIHSS {int(match[1])} documented, reported with {stroke.code}")]))
+
+
+def gestation(draft: Draft, note: NoteText, cm: CodeSet) -> None:
+    """Z3A for the weeks of gestation the note states ("28 weeks gestation"), beside a pregnancy code (chapter 15,
+    I.C.15.a.4); other Z3A codes ranked for other numbers of the note ("growth US at 32 weeks") are dropped."""
+    pregnancy = next((e for e in draft.diagnoses() if e.key.startswith("O")), None)
+    ranked = [e for e in draft.diagnoses() if e.key.startswith("Z3A")]
+    match = _WEEKS.search(note.text)
+    record = cm.get(f"Z3A.{int(match[1]):02d}") if match and pregnancy else None
+    if record is None or not record.billable:
+        return
+    for e in ranked:
+        if e.key != record.key:
+            draft.drop(e, "gestation-weeks", "I.C.15.a.4", f"the note states {int(match[1])} weeks of gestation",
+                       by=record.code)
+    span = note.find((re.compile(re.escape(match[0].lower())),))
+    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
+                    evidence=[f.evidence for f in span[:1]], rank=pregnancy.rank + 1,
+                    rules=[RuleRef(rule="gestation-weeks", section="I.C.15.a.4",
+                                   message=f"{int(match[1])} weeks of gestation documented, with {pregnancy.code}")]))

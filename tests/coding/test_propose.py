@@ -399,3 +399,29 @@ def test_alcohol_dependence_in_remission():
     text = "Impression: Alcohol dependence, in early remission."
     coding = propose(text, ranked(text, ("F10.20", "Alcohol dependence")), IN)
     assert codes(coding) == ["F10.21"]
+
+
+def test_an_excludes1_line_keeps_the_code_it_sends_its_condition_to():
+    """E11's Excludes1 "gestational diabetes (O24.4-)": a pregnant patient's gestational diabetes is O24.410, not the
+    E11.9 the ranker liked better; the weeks of gestation are the ones the note states (Z3A.28, not 32)."""
+    text = "28 weeks gestation. Assessment: Gestational diabetes mellitus in pregnancy, diet controlled. US at 32 weeks."
+    items = ranked(text, ("E11.9", "diabetes mellitus"), ("Z3A.32", "32 weeks"),
+                   ("O24.410", "Gestational diabetes mellitus in pregnancy, diet controlled"))
+    coding = propose(text, items, OUT)
+    assert codes(coding) == ["O24.410", "Z3A.28"]
+    assert dropped(coding, "E11.9") == ("excludes1", "I.A.12.a", "O24.410")
+    assert dropped(coding, "Z3A.32")[:2] == ("gestation-weeks", "I.C.15.a.4")
+
+
+def test_an_acute_bleeding_ulcer_keeps_its_acuity_and_h_pylori_is_its_cause_code():
+    text = "Discharge diagnoses:\n1. Acute duodenal ulcer with hemorrhage.\n2. H. pylori infection.\nMelena."
+    items = ranked(text, ("K26.9", "duodenal ulcer"), ("K92.1", "Melena"), ("B99.9", "infection"), ("R58", "hemorrhage"))
+    coding = propose(text, items, IN)
+    assert codes(coding)[0] == "K26.0"
+    assert "B96.81" in codes(coding) and not {"B99.9", "R58", "K92.1", "K26.4"} & set(codes(coding))
+
+
+def test_guideline_rules_are_named_once():
+    """A combination is found by its id (and a group fires once): two rules of one id hid one behind the other."""
+    ids = [rule.id for rule in guidelines().combinations]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
