@@ -63,10 +63,11 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
 
 def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
     """The codes whose whole title a phrase of the note says ("displaced intertrochanteric fracture of the right
-    femur": S72.141A), the best-ranked one per phrase: documented as plainly as a listed diagnosis, whatever the
-    ranker learnt of such codes from its corpus. A title of fewer than `_STATED_WORDS` content words ("Pain")
-    says too little to count; the 7th character's words and parenthesized ones are not asked for."""
-    best: dict[tuple[int, int], str] = {}
+    femur": S72.141A), per phrase the one whose title says most (the upper-outer quadrant's code, not the breast's
+    "unspecified site"), then the best-ranked: documented as plainly as a listed diagnosis, whatever the ranker
+    learnt of such codes from its corpus. A title of fewer than `_STATED_WORDS` content words ("Pain") says too
+    little to count; the 7th character's words and parenthesized ones are not asked for."""
+    best: dict[tuple[int, int], tuple[int, str]] = {}
     for s in suggestions:  # best first
         record = cm.get(s.code) if s.system == "ICD-10-CM" else None
         if record is None or not record.billable:
@@ -75,9 +76,11 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
         if len(title) < _STATED_WORDS:
             continue
         for e in s.evidence:
-            if e.assertion in ("present", "possible") and title <= set(term_words(e.text)):
-                best.setdefault((e.start, e.end), s.code)
-    return set(best.values())
+            span = (e.start, e.end)
+            if e.assertion in ("present", "possible") and title <= set(term_words(e.text)) \
+                    and len(title) > best.get(span, (0, ""))[0]:
+                best[span] = (len(title), s.code)
+    return {code for _, code in best.values()}
 
 
 def denied_words(s: Suggestion, description: str) -> set[str]:

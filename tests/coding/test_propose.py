@@ -425,3 +425,26 @@ def test_guideline_rules_are_named_once():
     """A combination is found by its id (and a group fires once): two rules of one id hid one behind the other."""
     ids = [rule.id for rule in guidelines().combinations]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_neutropenic_fever_after_chemotherapy_and_the_breast_quadrant_the_note_states():
+    """D70.1 with R50.81 and T45.1X5A (D70's notes, I.C.19.e.5.a); of the breast codes a phrase meets, the one whose
+    whole title it says (upper-outer quadrant) over an unspecified site or another quadrant; no C80.1 beside it."""
+    text = ("Assessment: Neutropenic fever due to chemotherapy. Malignant neoplasm of upper-outer quadrant of left "
+            "female breast, ER positive.")
+    phrase = "Malignant neoplasm of upper-outer quadrant of left female breast"
+    items = ranked(text, ("C80.1", "Malignant neoplasm"), ("C50.912", phrase), ("C50.312", phrase), ("C50.412", phrase),
+                   ("R50.9", "fever"))
+    coding = propose(text, items, IN)
+    assert codes(coding)[0] == "D70.1"
+    assert {"R50.81", "T45.1X5A", "C50.412", "Z17.0"} <= set(codes(coding))
+    assert not {"C80.1", "C50.912", "C50.312", "R50.9"} & set(codes(coding))
+
+
+def test_ketoacidosis_explains_its_vomiting_and_type_1_diabetes_takes_no_insulin_status_code():
+    text = "Assessment: Diabetic ketoacidosis without coma, type 1 diabetes. Vomiting. Missed insulin doses x3 days."
+    items = ranked(text, ("E10.10", "Diabetic ketoacidosis without coma, type 1 diabetes"), ("R11.10", "Vomiting"),
+                   ("Z79.4", "insulin"))
+    coding = propose(text, items, IN)
+    assert codes(coding) == ["E10.10", "T38.3X6A"]
+    assert dropped(coding, "Z79.4")[:2] == ("integral-symptom", "I.C.4.a.3")
