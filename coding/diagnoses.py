@@ -46,19 +46,25 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
         for e in s.evidence:
             if e.section in _LISTS and e.assertion in ("present", "possible"):
                 best.setdefault((e.start, e.end), s.code)
-    # A word inside a longer listed phrase ("chronic" in "acute on chronic systolic heart failure") is not a
-    # statement of its own: only the phrase's best code is the clinician's. A condition named inside it is, when
-    # it codes another category and is more than a word ("AKI" of "AKI on CKD 3b", an abbreviation).
+    # A word inside a longer listed phrase ("chronic" in "acute on chronic systolic heart failure", "acute
+    # pulmonary" in "acute pulmonary embolism") is not a statement of its own: only the phrase's best code is the
+    # clinician's. A condition named inside it is, when it codes another category and the words are an
+    # abbreviation ("AKI" of "AKI on CKD 3b") or its code's whole title.
     said = {(e.start, e.end): e.text for s in suggestions for e in s.evidence}
 
-    def own(start: int, end: int) -> bool:
+    def own(start: int, end: int, code: str) -> bool:
         text = said.get((start, end), "")
-        return spelled_out(text) != text or len([w for w in term_words(text) if w not in STOPWORDS]) > 1
+        return spelled_out(text) != text or _title_words(cm[code].description) <= set(term_words(text))
 
     return {code for (start, end), code in best.items()
             if not any(a <= start and end <= b and (a, b) != (start, end)
-                       and (normalize_code(other)[:3] == normalize_code(code)[:3] or not own(start, end))
+                       and (normalize_code(other)[:3] == normalize_code(code)[:3] or not own(start, end, code))
                        for (a, b), other in best.items())}
+
+
+def _title_words(description: str) -> set[str]:
+    """The content words of a title a note must say to state it: not the 7th character's, nor parenthesized ones."""
+    return {w for w in term_words(_PARENS.sub("", _EPISODE.sub("", description))) if w not in STOPWORDS}
 
 
 def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
@@ -72,7 +78,7 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
         record = cm.get(s.code) if s.system == "ICD-10-CM" else None
         if record is None or not record.billable:
             continue
-        title = {w for w in term_words(_PARENS.sub("", _EPISODE.sub("", record.description))) if w not in STOPWORDS}
+        title = _title_words(record.description)
         if len(title) < _STATED_WORDS:
             continue
         for e in s.evidence:
@@ -283,6 +289,38 @@ def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
         elif matches(entry.key, g.one_per_category) and _specificity(best) > _specificity(entry):
             draft.drop(entry, "one-code-per-condition", "I.B.12",
                        f"the condition is coded once, as {best.code}", by=best.code)
+
+
+def residual_codes(draft: Draft) -> None:
+    """A "not elsewhere classified" code gives way to a coded one whose title names its condition and more: the
+    condition is classified elsewhere (K76.0 fatty liver NEC beside K70.0 alcoholic fatty liver)."""
+    for entry in draft.diagnoses():
+        if draft.get(entry.code) is None or "not elsewhere classified" not in entry.description.lower():
+            continue
+        by = next((e for e in draft.diagnoses() if e is not entry and draft.get(e.code)
+                   and names_more(entry.description, e.description)), None)
+        if by is not None:
+            draft.drop(entry, "classified-elsewhere", "I.A.3", f"the condition is classified elsewhere: {by.code}",
+                       by=by.code)
+
+
+def unstated_defaults(draft: Draft, note: NoteText, cm: CodeSet, g: Guidelines) -> None:
+    """A title's "with status migrainosus" the note does not say gives way to its "without" sibling, the
+    classification's default."""
+    for entry in draft.diagnoses():
+        for phrase in g.unstated_with:
+            title = entry.description
+            if f"with {phrase}" not in title or f"without {phrase}" in title or note.mentions(phrase):
+                continue
+            sibling = next((c for c in cm.children(entry.key[:-1] if len(entry.key) > 4 else entry.key)
+                            if c.billable and c.description == title.replace(f"with {phrase}", f"without {phrase}")),
+                           None)
+            if sibling is not None:
+                replacement = draft.add(Entry(code=sibling.code, system="ICD-10-CM", description=sibling.description,
+                                              evidence=list(entry.evidence), rank=entry.rank, score=entry.score,
+                                              rules=[RuleRef(rule="default-without", section="I.A.9",
+                                                             message=f"the note does not say {phrase}")]))
+                draft.drop(entry, "default-without", "I.A.9", f"the note does not say {phrase}", by=replacement.code)
 
 
 def instruction_codes(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,

@@ -45,6 +45,8 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     specifics.nihss(draft, note, cm)
     specifics.gestation(draft, note, cm)
     diagnoses.integral_symptoms(draft, g)
+    diagnoses.residual_codes(draft)
+    diagnoses.unstated_defaults(draft, note, cm, g)
     diagnoses.unspecified_siblings(draft, cm, g)
     diagnoses.instruction_codes(draft, ranked, context, cm, min_score=settings.instruction_score)
     diagnoses.integral_symptoms(draft, g)

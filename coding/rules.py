@@ -103,6 +103,8 @@ class Guidelines:
     underlying: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
     #: Codes that give the principal's place to the condition the note says they are due to.
     cause_first: tuple[str, ...]
+    #: "with <phrase>" of a title that only a note saying the phrase supports (else the "without" sibling).
+    unstated_with: tuple[str, ...]
     poa_no: tuple[re.Pattern[str], ...]
     poa_yes: tuple[re.Pattern[str], ...]
     laparoscopic: tuple[re.Pattern[str], ...]
@@ -151,6 +153,7 @@ def guidelines() -> Guidelines:
         chronic=_prefixes(data["chronic"]),
         one_per_category=_prefixes(data["one_per_category"]),
         cause_first=_prefixes(data["cause_first"]["codes"]),
+        unstated_with=tuple(data["unstated_with"]["phrases"]),
         underlying=tuple((_prefixes(u["codes"]), _prefixes(u["underlying"])) for u in data["code_first_underlying"]),
         poa_no=_patterns(cues["poa_no"]), poa_yes=_patterns(cues["poa_yes"]),
         laparoscopic=_patterns(cues["laparoscopic"]), endoscopic=_patterns(cues["endoscopic"]),

@@ -448,3 +448,23 @@ def test_ketoacidosis_explains_its_vomiting_and_type_1_diabetes_takes_no_insulin
     coding = propose(text, items, IN)
     assert codes(coding) == ["E10.10", "T38.3X6A"]
     assert dropped(coding, "Z79.4")[:2] == ("integral-symptom", "I.C.4.a.3")
+
+
+def test_a_nec_code_gives_way_and_withdrawal_explains_its_signs():
+    """K76.0 (fatty liver NEC) beside K70.0 (alcoholic fatty liver): classified elsewhere; tremor and tachycardia are
+    part of the alcohol withdrawal; "acute kidney injury" is N17, not a kidney trauma."""
+    text = "Assessment: Alcohol dependence with withdrawal delirium. Tremor, tachycardia. Alcoholic fatty liver. AKI."
+    items = ranked(text, ("F10.231", "Alcohol dependence with withdrawal delirium"), ("R25.1", "Tremor"),
+                   ("R00.0", "tachycardia"), ("K76.0", "fatty liver"), ("K70.0", "Alcoholic fatty liver"), ("N17.9", "AKI"),
+                   ("S37.009A", "AKI"))
+    coding = propose(text, items, IN)
+    assert codes(coding) == ["F10.231", "K70.0", "N17.9"]
+    assert dropped(coding, "K76.0") == ("classified-elsewhere", "I.A.3", "K70.0")
+
+
+def test_status_migrainosus_not_said_is_coded_without():
+    text = "Assessment: Migraine without aura, not intractable."
+    coding = propose(text, ranked(text, ("G43.001", "Migraine without aura, not intractable")), OUT)
+    assert codes(coding) == ["G43.009"]
+    said = "Assessment: Migraine without aura, not intractable, with status migrainosus."
+    assert codes(propose(said, ranked(said, ("G43.001", "Migraine without aura")), OUT)) == ["G43.001"]
