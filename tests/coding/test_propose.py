@@ -468,3 +468,18 @@ def test_status_migrainosus_not_said_is_coded_without():
     assert codes(coding) == ["G43.009"]
     said = "Assessment: Migraine without aura, not intractable, with status migrainosus."
     assert codes(propose(said, ranked(said, ("G43.001", "Migraine without aura")), OUT)) == ["G43.001"]
+
+
+def test_chronic_cholecystitis_with_stones_is_not_coded_acute():
+    """A ranked acute code (K81.0) does not make "chronic cholecystitis" with stones K80.00: it is K80.10."""
+    text = "Diagnosis: symptomatic cholelithiasis with chronic cholecystitis."
+    coding = propose(text, ranked(text, ("K81.0", "cholecystitis"), ("K80.20", "cholelithiasis")), IN)
+    assert codes(coding) == ["K80.10"]
+
+
+def test_an_annual_physical_is_first_listed_before_the_chronic_conditions_it_reviews():
+    text = "Annual physical. Assessment: Routine general medical exam, no abnormal findings. Hypothyroidism, stable."
+    coding = propose(text, ranked(text, ("E03.9", "Hypothyroidism")), OUT)
+    assert codes(coding) == ["Z00.00", "E03.9"]
+    abnormal = "Annual physical with abnormal findings. Hypothyroidism."
+    assert "Z00.00" not in codes(propose(abnormal, ranked(abnormal, ("E03.9", "Hypothyroidism")), OUT))
