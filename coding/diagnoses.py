@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from codesets.text import STOPWORDS, term_words
+from codesets.text import term_words
 from codesets.types import CodeSet, normalize_code
 from coding.draft import Draft, Entry
 from coding.rules import Combination, Condition, Guidelines, matches
 from coding.text import NoteText, spelled_out
-from coding.titles import names_more, says
+from coding.titles import names_more, plain_words, says, stated_words
 from coding.types import CodingContext, RuleRef
 from medcode.types import Evidence, Suggestion
 from validation.references import excludes1, instructions
@@ -19,9 +19,6 @@ from validation.references import excludes1, instructions
 _SYMPTOM_CHAPTER = "R"
 #: Sections where the clinician lists the conditions established (discharge diagnoses, assessment).
 _LISTS = frozenset({"diagnoses", "assessment_and_plan"})
-#: A 7th character's words at the end of a title ("…, initial encounter for closed fracture", "…, sequela").
-_EPISODE = re.compile(r",\s*(?:initial encounter|subsequent encounter|sequela)\b.*$", re.I)
-_PARENS = re.compile(r"\s*\([^()]*\)")
 #: Content words a title needs for a phrase that says all of them to count as stating it.
 _STATED_WORDS = 3
 #: The rule of a code whose whole title the note states: as firm as a well-ranked one when sequencing.
@@ -54,17 +51,12 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
 
     def own(start: int, end: int, code: str) -> bool:
         text = said.get((start, end), "")
-        return spelled_out(text) != text or _title_words(cm[code].description) <= set(term_words(text))
+        return spelled_out(text) != text or stated_words(cm[code].description) <= set(term_words(text))
 
     return {code for (start, end), code in best.items()
             if not any(a <= start and end <= b and (a, b) != (start, end)
                        and (normalize_code(other)[:3] == normalize_code(code)[:3] or not own(start, end, code))
                        for (a, b), other in best.items())}
-
-
-def _title_words(description: str) -> set[str]:
-    """The content words of a title a note must say to state it: not the 7th character's, nor parenthesized ones."""
-    return {w for w in term_words(_PARENS.sub("", _EPISODE.sub("", description))) if w not in STOPWORDS}
 
 
 def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
@@ -78,7 +70,7 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
         record = cm.get(s.code) if s.system == "ICD-10-CM" else None
         if record is None or not record.billable:
             continue
-        title = _title_words(record.description)
+        title = stated_words(record.description)
         if len(title) < _STATED_WORDS:
             continue
         for e in s.evidence:
@@ -92,7 +84,7 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
 def denied_words(s: Suggestion, description: str) -> set[str]:
     """Words of a code's title that only denied evidence says ("no COPD exacerbation" beside a listed "chronic
     obstructive pulmonary disease": J44.1's "exacerbation"): what the code adds to its siblings is ruled out."""
-    title = {w for w in term_words(_PARENS.sub("", description)) if w not in STOPWORDS}
+    title = plain_words(description)
 
     def said(*assertions: str) -> set[str]:
         return {w for e in s.evidence if e.assertion in assertions for w in term_words(spelled_out(e.text))}
@@ -118,6 +110,7 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             continue
         key = record.key
         history = g.history_of(key)
+        chronic = _chronic_in_history(s, key, g)
         if s.assertion == "negated":
             draft.note_dropped(s.code, s.system, "negated", "III", "the note rules it out or denies it")
         elif denied := denied_words(s, record.description):
@@ -136,17 +129,17 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "history-not-current", "III",
                                "a past condition that no longer exists and has no history code")
         elif not inpatient and (s.assertion == "possible" or any(e.assertion == "possible" for e in s.evidence)) \
-                and not _chronic_in_history(s, key, g):
+                and not chronic:
             draft.note_dropped(s.code, s.system, "uncertain-outpatient", "IV.H",
                                "uncertain diagnosis (probable, suspected, rule out) in an outpatient encounter: "
                                "the symptoms are coded instead")
-        elif s.assertion == "possible" and not _chronic_in_history(s, key, g):
+        elif s.assertion == "possible" and not chronic:
             draft.add(_ranked(s, record.code, record.description, RuleRef(
                 rule="uncertain-inpatient", section="II.H", message="uncertain diagnosis at discharge, coded as if "
                 "established (inpatient)")))
         else:
-            what = "chronic condition documented in the history" if s.assertion == "historical" or \
-                _chronic_in_history(s, key, g) else "documented condition"
+            what = "chronic condition documented in the history" if s.assertion == "historical" or chronic else \
+                "documented condition"
             if s.code in plain:
                 what += ", its title stated in full"
             draft.add(_ranked(s, record.code, record.description, RuleRef(
@@ -312,9 +305,10 @@ def unstated_defaults(draft: Draft, note: NoteText, cm: CodeSet, g: Guidelines) 
             title = entry.description
             if f"with {phrase}" not in title or f"without {phrase}" in title or note.mentions(phrase):
                 continue
-            sibling = next((c for c in cm.children(entry.key[:-1] if len(entry.key) > 4 else entry.key)
-                            if c.billable and c.description == title.replace(f"with {phrase}", f"without {phrase}")),
-                           None)
+            record = cm.get(entry.code)
+            sibling = next((c for c in cm.children(record.parent) if c.billable
+                            and c.description == title.replace(f"with {phrase}", f"without {phrase}")),
+                           None) if record is not None and record.parent else None
             if sibling is not None:
                 replacement = draft.add(Entry(code=sibling.code, system="ICD-10-CM", description=sibling.description,
                                               evidence=list(entry.evidence), rank=entry.rank, score=entry.score,

@@ -5,9 +5,10 @@ I.C.18.h)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
-from codesets.types import CodeSet
+from codesets.types import Code, CodeSet
 from coding.draft import Draft, Entry
 from coding.rules import Guidelines
 from coding.text import NoteText
@@ -19,7 +20,8 @@ _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,20}(\d{2}(?:\.\d+)?)",
 _RANGE = re.compile(r"(\d+(?:\.\d)?)\s*-\s*(\d+(?:\.\d)?),\s*adult", re.I)
 _BELOW = re.compile(r"(\d+(?:\.\d)?) or less,\s*adult", re.I)
 _ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
-_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:weeks?|wks?)\b(?:\s*(?:and \d days?|\+\d))?\s*(?:of\s*)?(?:gestation|ga\b|pregnan)", re.I)
+_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:weeks?|wks?)\b(?:\s*(?:and \d days?|\+\d))?\s*(?:of\s*)?"
+                    r"(?:gestation|ga\b|pregnan)", re.I)
 _NIHSS = re.compile(r"\b(?:NIHSS|NIH stroke scale)(?: score)?\s*(?:of|was|is|:|=)?\s*(\d{1,2})\b", re.I)
 
 
@@ -94,14 +96,9 @@ def bmi(draft: Draft, note: NoteText, context: CodingContext, cm: CodeSet, weigh
     record = cm.get(code) if code else None
     if record is None:
         return
-    for e in ranked:
-        if e.key != record.key:
-            draft.drop(e, "bmi-value", "I.B.14", f"the note's BMI is {value:g}", by=record.code)
-    span = note.find((re.compile(re.escape(match[0].lower())),))
-    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
-                    evidence=[f.evidence for f in span[:1]], rank=weight.rank + 1,
-                    rules=[RuleRef(rule="bmi", section="I.B.14",
-                                   message=f"BMI {value:g} documented, reported with {weight.code}")]))
+    _read_code(draft, note, record, match, RuleRef(rule="bmi", section="I.B.14", message=f"BMI {value:g} "
+               f"documented, reported with {weight.code}"), beside=weight, instead=ranked,
+               why=f"the note's BMI is {value:g}", drop_rule="bmi-value")
 
 
 def nihss(draft: Draft, note: NoteText, cm: CodeSet) -> None:
@@ -111,15 +108,12 @@ def nihss(draft: Draft, note: NoteText, cm: CodeSet) -> None:
     match = _NIHSS.search(note.text)
     if stroke is None or match is None:
         return
-    record = next((c for c in cm.with_prefix("R29.7") if c.billable and c.description == f"NIHSS score {int(match[1])}"),
-                  None)
+    title = f"NIHSS score {int(match[1])}"
+    record = next((c for c in cm.with_prefix("R29.7") if c.billable and c.description == title), None)
     if record is None:
         return
-    span = note.find((re.compile(re.escape(match[0].lower())),))
-    draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
-                    evidence=[f.evidence for f in span[:1]], rank=stroke.rank + 1,
-                    rules=[RuleRef(rule="nihss", section="I.C.18.h",
-                                   message=f"NIHSS {int(match[1])} documented, reported with {stroke.code}")]))
+    _read_code(draft, note, record, match, RuleRef(rule="nihss", section="I.C.18.h", message=f"NIHSS "
+               f"{int(match[1])} documented, reported with {stroke.code}"), beside=stroke)
 
 
 def gestation(draft: Draft, note: NoteText, cm: CodeSet) -> None:
@@ -131,12 +125,20 @@ def gestation(draft: Draft, note: NoteText, cm: CodeSet) -> None:
     record = cm.get(f"Z3A.{int(match[1]):02d}") if match and pregnancy else None
     if record is None or not record.billable:
         return
-    for e in ranked:
+    weeks = int(match[1])
+    _read_code(draft, note, record, match, RuleRef(rule="gestation-weeks", section="I.C.15.a.4",
+                                                   message=f"{weeks} weeks of gestation documented, with "
+                                                           f"{pregnancy.code}"),
+               beside=pregnancy, instead=ranked, why=f"the note states {weeks} weeks of gestation")
+
+
+def _read_code(draft: Draft, note: NoteText, record: Code, match: re.Match[str], rule: RuleRef, *, beside: Entry,
+               instead: Sequence[Entry] = (), why: str = "", drop_rule: str | None = None) -> None:
+    """`record`, read from the note's words `match`, into the draft just after the code it is reported with
+    (`beside`), its evidence those words; the codes of its kind ranked `instead` of it dropped, saying `why`."""
+    for e in instead:
         if e.key != record.key:
-            draft.drop(e, "gestation-weeks", "I.C.15.a.4", f"the note states {int(match[1])} weeks of gestation",
-                       by=record.code)
+            draft.drop(e, drop_rule or rule.rule, rule.section, why, by=record.code)
     span = note.find((re.compile(re.escape(match[0].lower())),))
     draft.add(Entry(code=record.code, system="ICD-10-CM", description=record.description,
-                    evidence=[f.evidence for f in span[:1]], rank=pregnancy.rank + 1,
-                    rules=[RuleRef(rule="gestation-weeks", section="I.C.15.a.4",
-                                   message=f"{int(match[1])} weeks of gestation documented, with {pregnancy.code}")]))
+                    evidence=[f.evidence for f in span[:1]], rank=beside.rank + 1, rules=[rule]))

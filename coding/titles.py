@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from codesets.text import STOPWORDS, term_words
 from codesets.types import CodeSet
 from coding.draft import Draft, Entry
 from coding.types import RuleRef
@@ -15,6 +16,8 @@ from coding.types import RuleRef
 #: A base code's title that leaves the combination open: "without complications", "unspecified".
 _OPEN = re.compile(r"\bwithout\b|\bunspecified\b", re.I)
 _PARENS = re.compile(r"\s*\([^()]*\)")
+#: A 7th character's words at the end of a title ("…, initial encounter for closed fracture", "…, sequela").
+_EPISODE = re.compile(r",\s*(?:initial encounter|subsequent encounter|sequela)\b.*$", re.I)
 _WORD = re.compile(r"[a-z0-9]+")
 #: Words of a title that say nothing of the condition ("Type 2 diabetes mellitus with diabetic ...").
 _QUIET = frozenset("of the and or in a an to due other unspecified specified diabetic hypertensive site".split())
@@ -39,6 +42,17 @@ def _base(description: str) -> str:
     "calculus of gallbladder"."""
     head = re.split(r",| with | without ", _PARENS.sub("", description), maxsplit=1)[0]
     return head.strip().lower()
+
+
+def plain_words(title: str) -> set[str]:
+    """A title's content words as the lexicon normalizes them (`codesets.text.term_words`), parenthesized ones
+    ("(congestive)") left out."""
+    return {w for w in term_words(_PARENS.sub("", title)) if w not in STOPWORDS}
+
+
+def stated_words(title: str) -> set[str]:
+    """The content words a note must say to state a title: `plain_words`, the 7th character's left out too."""
+    return plain_words(_EPISODE.sub("", title))
 
 
 def names_more(general: str, specific: str) -> bool:

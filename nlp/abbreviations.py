@@ -30,21 +30,26 @@ def _token_expansion(token: Token) -> str | None:
     return None
 
 
-def expanded_text(span: Span) -> str:
-    """The span's text, lower-cased, with each abbreviation inside it replaced by its long form."""
-    expansions: dict[CharRange, str] | None = span.doc._.expansions
-    text = span.doc.text
-    begin, end = span.start_char, span.end_char
+def spelled_pieces(text: str, begin: int, end: int,
+                   expansions: dict[CharRange, str] | None) -> list[tuple[str, CharRange | None]]:
+    """text[begin:end] in its stretches, in order: the plain ones (range None) and, for each abbreviation inside
+    it, its long form with the abbreviation's range."""
     inside = sorted((s, e, v) for (s, e), v in (expansions or {}).items() if begin <= s and e <= end)
-    parts, cursor = [], begin
+    pieces: list[tuple[str, CharRange | None]] = []
+    cursor = begin
     for s, e, long_form in inside:
         if s < cursor:
             continue  # overlapping ranges: keep the first
-        parts.append(text[cursor:s].lower())
-        parts.append(long_form)
+        pieces += [(text[cursor:s], None), (long_form, (s, e))]
         cursor = e
-    parts.append(text[cursor:end].lower())
-    return "".join(parts)
+    pieces.append((text[cursor:end], None))
+    return pieces
+
+
+def expanded_text(span: Span) -> str:
+    """The span's text, lower-cased, with each abbreviation inside it replaced by its long form."""
+    pieces = spelled_pieces(span.doc.text, span.start_char, span.end_char, span.doc._.expansions)
+    return "".join(piece.lower() if where is None else piece for piece, where in pieces)
 
 
 @Language.factory(

@@ -13,7 +13,7 @@ span stays on the abbreviation as written.
 
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Optional
 
 from spacy.language import Language
@@ -21,6 +21,7 @@ from spacy.tokens import Doc, Span
 
 from codesets.lexicon import Hit, Lexicon
 from codesets.text import STOPWORDS, clauses, term_words, words
+from nlp.abbreviations import spelled_pieces
 
 SPAN_GROUP = "mentions"
 CLAUSE_GROUP = "clauses"
@@ -34,12 +35,13 @@ def _kind(hits: Iterable[Hit]) -> str:
     return "finding" if not systems or "ICD-10-CM" in systems else "procedure"
 
 
-def _tightest(hit: Hit, text: str) -> Hit:
-    """A coverage hit narrowed to the shortest stretch of its clause of `text` holding each of its term's words
-    found there: the matcher spans from each word's first occurrence, so in "acute kidney injury on chronic kidney disease 3b"
-    the stage-3b term would start at the first "kidney"."""
+def _tightest(hit: Hit, text: str, bounds: Sequence[tuple[int, int]] | None = None) -> Hit:
+    """A coverage hit narrowed to the shortest stretch of its clause of `text` (`bounds`: the clauses, if cut
+    already) holding each of its term's words found there: the matcher spans from each word's first occurrence,
+    so in "acute kidney injury on chronic kidney disease 3b" the stage-3b term would start at the first "kidney"."""
     wanted = {w for w in term_words(hit.term.text) if w not in STOPWORDS}
-    start, end = next(((cs, ce) for cs, ce in clauses(text) if cs <= hit.start < ce), (hit.start, hit.end))
+    start, end = next(((cs, ce) for cs, ce in (clauses(text) if bounds is None else bounds) if cs <= hit.start < ce),
+                      (hit.start, hit.end))
     toks = [(w, s + start, e + start) for w, s, e in words(text[start:end]) if w in wanted]
     need = {w for w, _, _ in toks}
     best = (hit.start, hit.end)
@@ -83,26 +85,19 @@ class MentionFinder:
                     found.append(Hit(h.term, start, end, "exact", h.score))
         return found
 
-    def _hits_through_expansions(self, text: str, start: int, end: int,
-                                 inside: list[tuple[int, int, str]]) -> list[Hit]:
-        """Lexicon hits in text[start:end] read with its abbreviations spelled out ("acute on chronic systolic
-        CHF" meets "Acute on chronic systolic (congestive) heart failure"), placed back on the note's text: only
-        those that take in an abbreviation and more, the rest being found on the text as written."""
+    def _hits_through_expansions(self, start: int, pieces: list[tuple[str, tuple[int, int] | None]]) -> list[Hit]:
+        """Lexicon hits in the stretch of the note from `start` read with its abbreviations spelled out (`pieces`,
+        `spelled_pieces`: "acute on chronic systolic CHF" meets "Acute on chronic systolic (congestive) heart
+        failure"), placed back on the note's text: only those that take in an abbreviation and more, the rest
+        being found on the text as written."""
         assert self.lexicon is not None
-        parts: list[str] = []
         spans: list[tuple[int, int, int, int]] = []  # expanded start, end -> the abbreviation's start, end
-        cursor, at = start, 0
-        for s, e, long_form in inside:
-            if s < cursor:
-                continue  # overlapping ranges: keep the first
-            parts.append(text[cursor:s])
-            at += s - cursor
-            parts.append(long_form)
-            spans.append((at, at + len(long_form), s, e))
-            at += len(long_form)
-            cursor = e
-        parts.append(text[cursor:end])
-        expanded = "".join(parts)
+        at = 0
+        for piece, where in pieces:
+            if where is not None:
+                spans.append((at, at + len(piece), *where))
+            at += len(piece)
+        expanded = "".join(piece for piece, _ in pieces)
 
         def back(pos: int, *, closing: bool) -> int:
             shift = start
@@ -115,8 +110,9 @@ class MentionFinder:
             return pos + shift
 
         found: list[Hit] = []
+        bounds = list(clauses(expanded))  # `clauses(expanded)`, cut once for all its coverage hits
         hits = self.lexicon.exact(expanded) + [
-            _tightest(h, expanded) for h in self.lexicon.coverage(expanded, threshold=self.coverage_threshold)]
+            _tightest(h, expanded, bounds) for h in self.lexicon.coverage(expanded, threshold=self.coverage_threshold)]
         for h in hits:
             touched = [(a, b) for a, b, _, _ in spans if h.start < b and a < h.end]
             if (touched and h.term.system in self.expanded_systems
@@ -146,10 +142,9 @@ class MentionFinder:
                 for h in self.lexicon.coverage(text, sent.start_char, sent.end_char,
                                                threshold=self.coverage_threshold):
                     by_span[(h.start, h.end)].append(h)
-                inside = sorted((s, e, v) for (s, e), v in expansions.items()
-                                if sent.start_char <= s and e <= sent.end_char)
-                if inside:
-                    for h in self._hits_through_expansions(text, sent.start_char, sent.end_char, inside):
+                pieces = spelled_pieces(text, sent.start_char, sent.end_char, expansions)
+                if len(pieces) > 1:
+                    for h in self._hits_through_expansions(sent.start_char, pieces):
                         by_span[(h.start, h.end)].append(h)
         if self.lexicon is not None:
             for h in self._expanded_hits(doc):
