@@ -70,20 +70,21 @@ def entries(rows: list[tuple[str, str]]) -> Iterator[tuple[tuple[str, ...], str]
                 path.append((depth, text))
 
 
-def borrowings(rows: list[tuple[str, str]]) -> dict[str, set[str]]:
-    """Main term -> the main terms whose subtrees it borrows ("Anastomosis" -> {"Bypass"})."""
-    out: dict[str, set[str]] = defaultdict(set)
+def borrowings(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Main term -> the main terms whose subtrees it borrows, in the Index's order ("Anastomosis" -> ["Bypass"])."""
+    out: dict[str, list[str]] = defaultdict(list)
     for term, content in rows:
         for raw in content.split("\n"):
             line = raw.strip()
             see = _SEE.match(line)
-            if see and not _CODE.search(line) and not see.group("rest"):
-                out[term].add(see.group("target").strip())
+            if see and not _CODE.search(line) and not see.group("rest") and see.group("target").strip() not in out[term]:
+                out[term].append(see.group("target").strip())
     return out
 
 
-def terms(codeset: CodeSet, db: Path | None = None) -> list[Term]:
-    """The Index's lines as PCS terms of the codes (or prefixes) the loaded release has."""
+def lines(codeset: CodeSet, db: Path | None = None) -> list[tuple[tuple[str, ...], str]]:
+    """(path of words from the main term down, code) for every line of the Index, borrowed subtrees included,
+    whose code (or prefix) the loaded release has; in the Index's order, without repeats."""
     rows = index_rows(db)
     found = list(entries(rows))
     by_main: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
@@ -94,16 +95,21 @@ def terms(codeset: CodeSet, db: Path | None = None) -> list[Term]:
             subtree = by_main.get(target, [])
             if len(subtree) <= MAX_BORROWED:
                 found.extend(((term, *path[1:]), code) for path, code in subtree)
-    out: list[Term] = []
+    out: list[tuple[tuple[str, ...], str]] = []
     seen: set[tuple[str, str]] = set()
     known: dict[str, bool] = {}
     for path, code in found:
-        text = " ".join(path)
-        if (code, text.lower()) in seen:
+        text = " ".join(path).lower()
+        if (code, text) in seen:
             continue
-        seen.add((code, text.lower()))
+        seen.add((code, text))
         if code not in known:
             known[code] = codeset.get(code) is not None or codeset.count_under(code) > 0
         if known[code]:
-            out.append(Term(code, "ICD-10-PCS", text, KIND))
+            out.append((path, code))
     return out
+
+
+def terms(codeset: CodeSet, db: Path | None = None) -> list[Term]:
+    """The Index's lines as PCS terms of the codes (or prefixes) the loaded release has."""
+    return [Term(code, "ICD-10-PCS", " ".join(path), KIND) for path, code in lines(codeset, db)]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from codesets.types import CodeSet
+from codesets.types import CodeSet, normalize_code
 from coding.draft import Draft, Entry
+from coding.pcs_builder import builder
 from coding.rules import Guidelines
 from coding.text import NoteText
 from coding.types import CodingContext, RuleRef
@@ -70,6 +71,50 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
         if s.system == "ICD-10-PCS" and pcs is not None:
             entry = _characters(entry, note, pcs, g)
         draft.add(entry)
+
+
+def built(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, pcs: CodeSet | None,
+          note: NoteText, *, unreported: tuple[str, ...]) -> None:
+    """Inpatient procedures the note states, built from the PCS Index and tables (`coding.pcs_builder`): a built
+    code takes the place of a ranked code of its family (body system, root operation, body part), and an
+    inspection the procedure's own approach served gives way (B3.11a)."""
+    if context.setting != "inpatient" or pcs is None:
+        return
+    ranks = {normalize_code(s.code): s.rank for s in suggestions if s.system == "ICD-10-PCS"}
+    coded = {e.key[:4]: e for e in draft.procedures() if e.system == "ICD-10-PCS"}
+    for b in builder(pcs).build(note, ranks):
+        if b.code[0] in unreported:
+            continue
+        evidence = Evidence(start=b.start, end=b.end, text=note.text[b.start:b.end], section=note.section_at(b.start))
+        rule = RuleRef(rule="pcs-built", section="B3.1a",
+                       message=f"the note states it (PCS Index: {b.entry}); approach, device and qualifier as the "
+                               f"note says them" + (f"; {b.why}" if b.why else ""))
+        old = coded.get(b.code[:4])
+        if old is not None and old.key == b.code:
+            draft.add(Entry(code=old.code, system=old.system, description=old.description, evidence=[evidence],
+                            rules=[rule], score=old.score, rank=old.rank))
+            continue
+        entry = Entry(code=b.code, system="ICD-10-PCS", description=pcs[b.code].description, evidence=[evidence],
+                      rules=[rule], rank=0)
+        if old is not None:
+            draft.drop(old, "pcs-built", "B3.1a", f"the note's words build {b.code} in its family", by=b.code)
+            entry.evidence = [*old.evidence, evidence]
+        coded[b.code[:4]] = draft.add(entry)
+    _inspections(draft)
+
+
+def _inspections(draft: Draft) -> None:
+    """Inspections done to reach another coded procedure are not coded (B3.11a): through the same natural
+    opening with an endoscope, or in the same body system."""
+    pcs = [e for e in draft.procedures() if e.system == "ICD-10-PCS" and e.code[0] == "0"]
+    done = [e for e in pcs if e.code[2] != "J"]
+    for e in pcs:
+        if e.code[2] != "J":
+            continue
+        served = next((d for d in done if d.code[1] == e.code[1] or (e.code[4] in "78" and d.code[4] in "78")), None)
+        if served is not None:
+            draft.drop(e, "inspection-integral", "B3.11a", f"the inspection was done to perform {served.code}",
+                       by=served.code)
 
 
 def _characters(entry: Entry, note: NoteText, pcs: CodeSet, g: Guidelines) -> Entry:

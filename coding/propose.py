@@ -53,6 +53,7 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     diagnoses.resolve_excludes1(draft, cm)
     procedures.intake(draft, ranked, context, pcs, note, g, min_score=settings.min_score,
                       unreported=settings.unreported_pcs_sections)
+    procedures.built(draft, ranked, context, pcs, note, unreported=settings.unreported_pcs_sections)
 
     early = {e.key: present_on_admission(e, note, context, g, principal=False) for e in draft.diagnoses()}
     dx = order(draft.diagnoses(), note, context, g, cm, early, min_score=settings.min_score)

@@ -22,7 +22,8 @@ def _prefixes(items: list[str] | None) -> tuple[str, ...]:
     return tuple(normalize_code(i) for i in items or ())
 
 
-def _patterns(items: list[str] | None) -> tuple[re.Pattern[str], ...]:
+def phrases(items: list[str] | None) -> tuple[re.Pattern[str], ...]:
+    """Rule phrases as one word-bounded pattern, for the lower-cased note."""
     # Word-bounded, case-blind: rule authors write plain phrases or small regexes ("hyperglycemi\\w*").
     # One alternation per list: the note is scanned once per condition, not once per phrase.
     if not items:
@@ -48,7 +49,7 @@ class Condition:
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Condition:
-        return cls(_prefixes(data.get("codes")), _patterns(data.get("text")), frozenset(data.get("sections", ())),
+        return cls(_prefixes(data.get("codes")), phrases(data.get("text")), frozenset(data.get("sections", ())),
                    frozenset(data.get("assertions", ())))
 
 
@@ -155,8 +156,8 @@ def guidelines() -> Guidelines:
         cause_first=_prefixes(data["cause_first"]["codes"]),
         unstated_with=tuple(data["unstated_with"]["phrases"]),
         underlying=tuple((_prefixes(u["codes"]), _prefixes(u["underlying"])) for u in data["code_first_underlying"]),
-        poa_no=_patterns(cues["poa_no"]), poa_yes=_patterns(cues["poa_yes"]),
-        laparoscopic=_patterns(cues["laparoscopic"]), endoscopic=_patterns(cues["endoscopic"]),
-        diagnostic=_patterns(cues["diagnostic"]),
-        subsequent=_patterns(cues["subsequent"]), sequela=_patterns(cues["sequela"]),
+        poa_no=phrases(cues["poa_no"]), poa_yes=phrases(cues["poa_yes"]),
+        laparoscopic=phrases(cues["laparoscopic"]), endoscopic=phrases(cues["endoscopic"]),
+        diagnostic=phrases(cues["diagnostic"]),
+        subsequent=phrases(cues["subsequent"]), sequela=phrases(cues["sequela"]),
     )

@@ -103,6 +103,11 @@ class NoteText:
         later = bisect_right(self._bounds, end)
         return first, self._bounds[later] if later < len(self._bounds) else len(self.text)
 
+    def sentences(self) -> list[tuple[int, int]]:
+        """The bounds of every sentence (or list line), first to last."""
+        ends = [*self._bounds, len(self.text)]
+        return [(a, b) for a, b in zip([0, *ends], ends) if b > a]
+
     def mentions(self, phrase: str) -> list[int]:
         """Offsets of every case-blind occurrence of a phrase (an evidence text) in the note."""
         key = phrase.lower()
