@@ -77,8 +77,9 @@ def borrowings(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
         for raw in content.split("\n"):
             line = raw.strip()
             see = _SEE.match(line)
-            if see and not _CODE.search(line) and not see.group("rest") and see.group("target").strip() not in out[term]:
-                out[term].append(see.group("target").strip())
+            target = see.group("target").strip() if see else ""
+            if see and not _CODE.search(line) and not see.group("rest") and target not in out[term]:
+                out[term].append(target)
     return out
 
 

@@ -59,26 +59,41 @@ def listed(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
                        for (a, b), other in best.items())}
 
 
-def stated(suggestions: Sequence[Suggestion], cm: CodeSet) -> set[str]:
+def stated(suggestions: Sequence[Suggestion], cm: CodeSet, *, abbreviated: bool = False, note: str = "") -> set[str]:
     """The codes whose whole title a phrase of the note says ("displaced intertrochanteric fracture of the right
     femur": S72.141A), per phrase the one whose title says most (the upper-outer quadrant's code, not the breast's
     "unspecified site"), then the best-ranked: documented as plainly as a listed diagnosis, whatever the ranker
     learnt of such codes from its corpus. A title of fewer than `_STATED_WORDS` content words ("Pain") says too
-    little to count; the 7th character's words and parenthesized ones are not asked for."""
+    little to count; the 7th character's words and parenthesized ones are not asked for. `abbreviated`: the codes
+    a phrase states once its abbreviations are spelled out ("primary OA of the R knee": M17.11), a lone
+    abbreviation however short its code's title ("HLD": hyperlipidemia), an ambiguous one by the cue words of
+    the lower-cased `note`; these enter the coding, but only a title said in the note's own words counts as
+    stated where the principal is chosen."""
     best: dict[tuple[int, int], tuple[int, str]] = {}
     for s in suggestions:  # best first
         record = cm.get(s.code) if s.system == "ICD-10-CM" else None
         if record is None or not record.billable:
             continue
         title = stated_words(record.description)
-        if len(title) < _STATED_WORDS:
-            continue
         for e in s.evidence:
             span = (e.start, e.end)
-            if e.assertion in ("present", "possible") and title <= set(term_words(e.text)) \
+            single = " " not in e.text.strip() and spelled_out(e.text, note).lower() != e.text.lower()
+            if len(title) < (1 if abbreviated and single else _STATED_WORDS):
+                continue
+            if title and e.assertion in ("present", "possible") and title <= _said(e.text, note, abbreviated) \
                     and len(title) > best.get(span, (0, ""))[0]:
                 best[span] = (len(title), s.code)
     return {code for _, code in best.values()}
+
+
+_SIDE = {"right": re.compile(r"\b(?:R|rt)\b"), "left": re.compile(r"\b(?:L|lt)\b")}
+
+
+def _said(text: str, note: str, spelled: bool) -> set[str]:
+    """The words a phrase says, the side's letter read ("of the R knee": right knee), and with `spelled` its
+    abbreviations spelled out ("primary OA": primary osteoarthritis)."""
+    words = set(term_words(spelled_out(text, note) if spelled else text))
+    return words | {side for side, short in _SIDE.items() if short.search(text)}
 
 
 def denied_words(s: Suggestion, description: str) -> set[str]:
@@ -93,11 +108,12 @@ def denied_words(s: Suggestion, description: str) -> set[str]:
 
 
 def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContext, cm: CodeSet,
-           g: Guidelines, *, min_score: float, listed_score: float) -> None:
+           g: Guidelines, note: NoteText, *, min_score: float, listed_score: float, stated_score: float) -> None:
     """Ranked ICD-10-CM candidates into the draft, by assertion and setting; the rest recorded as dropped."""
     inpatient = context.setting == "inpatient"
     lead = listed(suggestions, cm)
     plain = stated(suggestions, cm)
+    short = stated(suggestions, cm, abbreviated=True, note=note.lower)
     for s in suggestions:
         if s.system != "ICD-10-CM":
             continue
@@ -106,7 +122,8 @@ def intake(draft: Draft, suggestions: Sequence[Suggestion], context: CodingConte
             draft.note_dropped(s.code, s.system, "header-code", "I.B.2",
                                "not a billable code; the coding keeps the most specific code the note supports")
             continue
-        if draft.below_threshold(s, listed_score if s.code in lead or s.code in plain else min_score):
+        if draft.below_threshold(s, stated_score if s.code in plain or s.code in short
+                                 else listed_score if s.code in lead else min_score):
             continue
         key = record.key
         history = g.history_of(key)
@@ -263,13 +280,17 @@ def _specificity(entry: Entry) -> tuple[bool, bool, int, int]:
             entry.derived or any(r.rule == STATED for r in entry.rules), len(entry.key), -entry.rank)
 
 
-def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
+def unspecified_siblings(draft: Draft, note: NoteText, cm: CodeSet, g: Guidelines) -> None:
     """An unspecified (or "without complications") code gives way to a sibling that says more and that the note
     supports about as well (I.A.9.b); categories that take one code keep their most specific one."""
     for entry in draft.diagnoses():
         if draft.get(entry.code) is None:
             continue
         siblings = [e for e in draft.diagnoses() if e is not entry and e.key[:3] == entry.key[:3]]
+        if _contradicted(entry, note):
+            _give_way(draft, note, entry, siblings, cm)
+            continue
+        siblings = [e for e in siblings if not _contradicted(e, note)]
         # A sibling the clinician lists (assessment, diagnoses) is supported whatever it scored.
         supported = [e for e in siblings if e.derived or entry.score is None or (e.score or 0) >= 0.3 * entry.score
                      or any(ev.section in _LISTS for ev in e.evidence)]
@@ -277,11 +298,69 @@ def unspecified_siblings(draft: Draft, cm: CodeSet, g: Guidelines) -> None:
             continue
         best = max(supported, key=_specificity)
         if _VAGUE.search(entry.description) and _specificity(best) > _specificity(entry):
+            best = _with_both(draft, note, entry, best, cm)
             draft.drop(entry, "unspecified-code", "I.A.9.b",
                        f"unspecified code set aside for the more specific {best.code}", by=best.code)
         elif matches(entry.key, g.one_per_category) and _specificity(best) > _specificity(entry):
             draft.drop(entry, "one-code-per-condition", "I.B.12",
                        f"the condition is coded once, as {best.code}", by=best.code)
+
+
+_WITHOUT = re.compile(r"\bwithout ([a-z]+(?: [a-z]+)?)")
+
+
+def _stated_present(note: NoteText, words: str) -> bool:
+    """Whether the note states `words` as present ("without hematuria" holds the word but denies it)."""
+    said = re.compile(rf"(?<![\w-]){re.escape(words)}(?!\w)")
+    return bool(note.present((said,), uncertain_ok=False)) and not note.mentions(f"without {words}")
+
+
+def _contradicted(entry: Entry, note: NoteText) -> bool:
+    """Whether the entry's title says "without X" of an X the note states ("Sickle-cell disease without crisis"
+    beside "w/ vaso-occlusive pain crisis")."""
+    found = _WITHOUT.search(entry.description.lower())
+    return found is not None and _stated_present(note, found[1])
+
+
+def _give_way(draft: Draft, note: NoteText, entry: Entry, siblings: list[Entry], cm: CodeSet) -> None:
+    """A code whose "without X" the note contradicts gives way to a sibling it does not contradict, or with it to
+    the sibling that says what both say (K29.00 "acute gastritis without bleeding" + K29.71 "gastritis,
+    unspecified, with bleeding": K29.01)."""
+    other = next((e for e in siblings if not _contradicted(e, note)), None)
+    if other is None:
+        return
+    both = _with_both(draft, note, other, entry, cm)
+    if both is not entry and both.key != other.key:
+        draft.drop(other, "sibling-combination", "I.A.9.b", f"{entry.code} and {other.code} together say "
+                   f"{both.code}", by=both.code)
+        draft.pass_on(other.code, both.code)
+    elif both is entry:
+        found = _WITHOUT.search(entry.description.lower())
+        draft.drop(entry, "contradicted", "III", f"the note states {found[1] if found else 'it'}: {other.code}",
+                   by=other.code)
+
+
+def _with_both(draft: Draft, note: NoteText, vague: Entry, best: Entry, cm: CodeSet) -> Entry:
+    """The sibling that says what both say: "gastritis, unspecified, with bleeding" and "acute gastritis without
+    bleeding" are "acute gastritis with bleeding" (K29.71 + K29.00 = K29.01), when the note states the bleeding;
+    `best` when there is no such sibling."""
+    found = _WITHOUT.search(best.description.lower())
+    record = cm.get(best.code)
+    if found is None or record is None or record.parent is None or f"with {found[1]}" not in vague.description.lower():
+        return best
+    if not _stated_present(note, found[1]):
+        return best
+    wanted = best.description.lower().replace(f"without {found[1]}", f"with {found[1]}", 1)
+    both = next((c for c in cm.children(record.parent) if c.description.lower() == wanted and c.billable), None)
+    if both is None:
+        return best
+    merged = Entry(code=both.code, system="ICD-10-CM", description=both.description,
+                   evidence=[*best.evidence, *vague.evidence], rank=min(best.rank, vague.rank),
+                   rules=[RuleRef(rule="sibling-combination", section="I.A.9.b",
+                                  message=f"{best.code} and {vague.code} together say {both.code}")])
+    draft.drop(best, "sibling-combination", "I.A.9.b", f"{vague.code} says {found[1]}: {both.code}", by=both.code)
+    draft.pass_on(best.code, both.code)
+    return draft.add(merged)
 
 
 def residual_codes(draft: Draft) -> None:

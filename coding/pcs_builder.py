@@ -31,7 +31,7 @@ from functools import cache
 from codesets.pcs_index import index_rows, lines
 from codesets.pcs_keys import keys
 from codesets.text import STOPWORDS, words
-from codesets.types import CodeSet
+from codesets.types import Code, CodeSet
 from coding.rules import guidelines, phrases, read
 from coding.text import NoteText, spelled_out
 
@@ -121,6 +121,7 @@ class Builder:
         self.keys = [(k, v) for k, v in self.keys if k and v]
         self._keys_by_rarest = self._index(self.keys, lambda key: key[0])
         self._labels: dict[str, frozenset[str]] = {}
+        self._code_values: dict[str, tuple[frozenset[str], ...]] = {}
 
     @staticmethod
     def _index(items: list, words_of) -> dict[str, list]:  # type: ignore[type-arg,no-untyped-def]
@@ -226,9 +227,24 @@ class Builder:
             self._labels[label] = frozenset() if label.lower() in _NEUTRAL else word_set(label)
         return self._labels[label]
 
+    def _values(self, code: Code) -> tuple[frozenset[str], ...]:
+        """The words of each axis value of a code; where the release's axes leave a value's words out of every
+        label (Administration: "Transfusion of Nonautologous Red Blood Cells ..." has an empty substance), the
+        description's words no label holds stand in for the last, empty one."""
+        if code.key not in self._code_values:
+            labels = [self._label(label) for _, label in code.axes]
+            rest = word_set(code.description) - frozenset().union(*labels)
+            empty = [i for i, (_, label) in enumerate(code.axes) if not label.strip()]
+            if rest and empty:
+                labels[empty[-1]] = rest
+            self._code_values[code.key] = tuple(labels)
+        return self._code_values[code.key]
+
     def _complete(self, group: list[_Line], context: frozenset[str], ranks: dict[str, int]) -> str | None:
         """The code of the group's tables whose axis values the sentence says best."""
         prefixes = list(dict.fromkeys(line.code for line in group))
+        # "Section, cesarean: 10D" and "Cesarean section: 10D0" name one table: the longer says it.
+        prefixes = [p for p in prefixes if not any(q != p and q.startswith(p) for q in prefixes)]
         common = min(len(p) for p in prefixes)
         while common and len({p[:common] for p in prefixes}) > 1:
             common -= 1
@@ -239,17 +255,17 @@ class Builder:
         # word more unless the note says all it adds ("femoral components" does not say a femoral surface).
         values: dict[str, set[frozenset[str]]] = defaultdict(set)  # the values of an axis after a code's prefix
         for code in codes:
-            for i, (_, label) in enumerate(code.axes[common:], start=common):
-                values[code.key[:i]].add(self._label(label))
+            for i, value in enumerate(self._values(code)[common:], start=common):
+                values[code.key[:i]].add(value)
         # Where the Index leaves the body part open (Biopsy: see Excision; Arthroplasty: 0SR), the note must name it.
         named = len({p[1] + p[_BODY_PART] if len(p) > _BODY_PART else p for p in prefixes}) > 1
         best: tuple[float, int, str] | None = None
         for code in codes:
-            if named and not self._label(code.axes[_BODY_PART][1]) & context:
+            body_part = self._values(code)[_BODY_PART]
+            if named and body_part and not body_part & context:
                 continue
             score = 0.0
-            for i, (_, label) in enumerate(code.axes[common:], start=common):
-                value = self._label(label)
+            for i, value in enumerate(self._values(code)[common:], start=common):
                 score += len(value & context) - (0.5 if value - context else 0.0)
                 if any(v < value and (value - v) - context for v in values[code.key[:i]]):
                     score -= 1.0

@@ -17,6 +17,10 @@ from medcode.types import Evidence, Suggestion
 #: PCS approach (5th character) values for "laparoscopic" and "via natural opening, endoscopic".
 _PERC_ENDO, _VIA_OPENING_ENDO = "4", "8"
 _CPT_SYSTEMS = ("CPT", "HCPCS")
+#: Obstetrics: Extraction of the products of conception (cesarean) and Delivery (through the genital canal).
+_CESAREAN, _VAGINAL_DELIVERY = "10D0", "10E0"
+#: PCS sections of operations (Medical and Surgical, Obstetrics): definitive treatment before the rest.
+_SURGICAL = ("0", "1")
 
 
 def _near(note: NoteText, entry_evidence: list[Evidence], patterns: tuple[re.Pattern[str], ...]) -> bool:
@@ -101,6 +105,11 @@ def built(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContex
             entry.evidence = [*old.evidence, evidence]
         coded[b.code[:4]] = draft.add(entry)
     _inspections(draft)
+    cesarean = next((e for e in draft.procedures() if e.key.startswith(_CESAREAN)), None)
+    for e in draft.procedures():
+        if cesarean is not None and e.key.startswith(_VAGINAL_DELIVERY):
+            draft.drop(e, "delivery-by-cesarean", "B3.1a", "a cesarean extracts the products of conception: "
+                       "there is no delivery through the genital canal to code", by=cesarean.code)
 
 
 def _inspections(draft: Draft) -> None:
@@ -150,7 +159,7 @@ def order(entries: list[Entry]) -> list[Entry]:
     """Procedures in claim order: the principal first (definitive treatment over diagnostic, UHDDS), then by rank."""
     if not entries:
         return []
-    ranked = sorted(entries, key=lambda e: (e.system != "ICD-10-PCS" or e.code[0] != "0",
+    ranked = sorted(entries, key=lambda e: (e.system != "ICD-10-PCS" or e.code[0] not in _SURGICAL,
                                             e.system == "ICD-10-PCS" and e.code[6] == "X", e.rank))
     ranked[0].rules.append(RuleRef(rule="principal-procedure", section="UHDDS",
                                    message="definitive treatment, related to the principal diagnosis"))

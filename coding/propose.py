@@ -37,7 +37,8 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     draft = Draft()
     ranked = sorted(suggestions, key=lambda s: s.rank)
 
-    diagnoses.intake(draft, ranked, context, cm, g, min_score=settings.min_score, listed_score=settings.listed_score)
+    diagnoses.intake(draft, ranked, context, cm, g, note, min_score=settings.min_score,
+                     listed_score=settings.listed_score, stated_score=settings.stated_score)
     diagnoses.combinations(draft, note, context, cm, g)
     titles.title_combinations(draft, cm)
     specifics.episode(draft, note, context, cm, g)
@@ -47,8 +48,9 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     diagnoses.integral_symptoms(draft, g)
     diagnoses.residual_codes(draft)
     diagnoses.unstated_defaults(draft, note, cm, g)
-    diagnoses.unspecified_siblings(draft, cm, g)
+    diagnoses.unspecified_siblings(draft, note, cm, g)
     diagnoses.instruction_codes(draft, ranked, context, cm, min_score=settings.instruction_score)
+    diagnoses.unspecified_siblings(draft, note, cm, g)  # again: an instruction may have brought the specified sibling
     diagnoses.integral_symptoms(draft, g)
     diagnoses.resolve_excludes1(draft, cm)
     procedures.intake(draft, ranked, context, pcs, note, g, min_score=settings.min_score,

@@ -20,8 +20,8 @@ _BMI = re.compile(r"\b(?:BMI|body mass index)\b[^0-9\n]{0,20}(\d{2}(?:\.\d+)?)",
 _RANGE = re.compile(r"(\d+(?:\.\d)?)\s*-\s*(\d+(?:\.\d)?),\s*adult", re.I)
 _BELOW = re.compile(r"(\d+(?:\.\d)?) or less,\s*adult", re.I)
 _ABOVE = re.compile(r"(\d+(?:\.\d)?) or greater,\s*adult", re.I)
-_WEEKS = re.compile(r"\b(\d{1,2})\s*(?:weeks?|wks?)\b(?:\s*(?:and \d days?|\+\d))?\s*(?:of\s*)?"
-                    r"(?:gestation|ga\b|pregnan)", re.I)
+_WEEKS = re.compile(r"\b(\d{1,2})(?:w\dd\b|\s*(?:weeks?|wks?)\b(?:\s*(?:and \d days?|\+\d))?\s*(?:of\s*)?"
+                    r"(?:gestation|ga\b|pregnan))", re.I)
 _NIHSS = re.compile(r"\b(?:NIHSS|NIH stroke scale)(?: score)?\s*(?:of|was|is|:|=)?\s*(\d{1,2})\b", re.I)
 
 

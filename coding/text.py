@@ -50,14 +50,30 @@ def _abbreviations() -> dict[str, str]:
     return {short: long.lower() for short, long in load_resource("abbreviations.json")["abbreviations"].items()}
 
 
+@lru_cache(maxsize=1)
+def _ambiguous() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Short form -> {long form: cue words}, the NLP pipeline's ambiguous abbreviations ("SBP")."""
+    return {short: {sense.lower(): tuple(c.lower() for c in cues) for sense, cues in senses.items()}
+            for short, senses in load_resource("abbreviations.json").get("ambiguous", {}).items()}
+
+
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9/]*")
 
 
-def spelled_out(text: str) -> str:
+def spelled_out(text: str, context: str = "") -> str:
     """`text` with the abbreviations of the NLP pipeline's list spelled out: "COPD exacerbation" ->
-    "chronic obstructive pulmonary disease exacerbation"."""
-    table = _abbreviations()
-    return _TOKEN.sub(lambda m: table.get(m[0]) or table.get(m[0].lower()) or m[0], text)
+    "chronic obstructive pulmonary disease exacerbation"; an ambiguous one ("SBP") as the one sense whose cue
+    words the lower-cased `context` (the note) holds, as the pipeline reads it where its sentence has none."""
+    table, ambiguous = _abbreviations(), _ambiguous()
+
+    def spell(m: re.Match[str]) -> str:
+        found = table.get(m[0]) or table.get(m[0].lower())
+        if found is None and context and m[0] in ambiguous:
+            senses = [s for s, cues in ambiguous[m[0]].items() if any(c in context for c in cues)]
+            found = senses[0] if len(senses) == 1 else None
+        return found or m[0]
+
+    return _TOKEN.sub(spell, text)
 
 
 @lru_cache(maxsize=1)

@@ -51,8 +51,10 @@ def plain_words(title: str) -> set[str]:
 
 
 def stated_words(title: str) -> set[str]:
-    """The content words a note must say to state a title: `plain_words`, the 7th character's left out too."""
-    return plain_words(_EPISODE.sub("", title))
+    """The content words a note must say to state a title: `plain_words`, the 7th character's left out too, and
+    "unilateral" where the title names the side ("Unilateral primary osteoarthritis, right knee")."""
+    words = plain_words(_EPISODE.sub("", title))
+    return words - {"unilateral"} if words & {"right", "left"} else words
 
 
 def names_more(general: str, specific: str) -> bool:

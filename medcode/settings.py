@@ -219,6 +219,9 @@ class CodingSettings(BaseModel):
                              "calibrated score (P(a coder accepts)); rules may add codes below it.")
     listed_score: float = Field(default=0.08, description="The best-ranked code of a phrase in the note's diagnosis "
                                 "list or assessment enters from this score.")
+    stated_score: float = Field(default=0.0, description="A code whose whole title a phrase of the note states "
+                                "(an abbreviation spelled out counts: \"HLD\") enters from this score: the ranker, "
+                                "fitted on CodiEsp, scores US wording low.")
     instruction_score: float = Field(default=0.05, description="A candidate that completes a \"use additional\" or "
                                      "\"code first\" note of a coded diagnosis enters from this score.")
     top: int = Field(default=150, description="How many ranked suggestions the engine hands the coding step.")

@@ -84,13 +84,17 @@ class Abbreviations:
             Span.set_extension("expanded", getter=expanded_text)
 
     def _disambiguate(self, token: Token, senses: dict[str, tuple[str, ...]]) -> str | None:
-        """The one sense whose cues occur in the token's sentence (±12 tokens without sentences)."""
+        """The one sense whose cues occur in the token's sentence (±12 tokens without sentences); where none
+        does ("Discharge dx: - SBP"), the one sense whose cues occur in the note."""
         doc = token.doc
         if doc.has_annotation("SENT_START"):
             context = token.sent.text.lower()
         else:
             context = doc[max(token.i - 12, 0) : token.i + 13].text.lower()
         hits = [sense for sense, cues in senses.items() if any(cue in context for cue in cues)]
+        if not hits:
+            whole = doc.text.lower()
+            hits = [sense for sense, cues in senses.items() if any(cue in whole for cue in cues)]
         return hits[0] if len(hits) == 1 else None
 
     def _from_list(self, token: Token) -> str | None:

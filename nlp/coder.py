@@ -39,6 +39,16 @@ def _mention(text: str, span: Span, start: int, end: int, section_of: Callable[[
                    section_of(span), assertion, text[span.start_char : span.end_char].lower())
 
 
+#: Lexicon sources whose exact match states a code's own title or inclusion term.
+_TITLE_SOURCES = ("description", "synonym")
+
+
+def _says_title(g: CodeCandidates) -> bool:
+    """Whether a phrase of the note is the code's title or an inclusion term, word for word ("SBP" spelled out is
+    "spontaneous bacterial peritonitis"): offered however low the ranker, fitted on CodiEsp, scores it."""
+    return any(c.channel == "exact" and c.source in _TITLE_SOURCES and c.similarity >= 1.0 for c in g.candidates)
+
+
 def _hit_candidate(hit: Hit, mention: Mention) -> Candidate:
     term = hit.term
     if term.kind in ("usage", "cooccurrence"):
@@ -162,7 +172,7 @@ class Coder:
         for text, groups in zip(texts, self.rank(texts), strict=True):
             chosen = (g for g in groups
                       if (systems is None or g.system in systems)
-                      and g.score >= self.settings.ranking.min_score
+                      and (g.score >= self.settings.ranking.min_score or _says_title(g))
                       and (policy == "flag" or g.assertion not in NOT_PATIENT))
             out.append([self._suggestion(text, g, rank) for rank, g in enumerate(islice(chosen, top), start=1)])
         return out

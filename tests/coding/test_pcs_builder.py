@@ -32,6 +32,8 @@ def built(text: str) -> list[str]:
     ("EGD: large esophageal varices with active bleeding, banded x4.", ["0DJ08ZZ", "06L38CZ"]),
     # An abbreviation says its own name and its spelling: TURP is Excision (the Index's first table).
     ("Procedure: TURP for BPH with retention.", ["0VB08ZZ"]),
+    # Donor red cells into a peripheral vein (Index: Transfusion, Vein), the vein unsaid: the first of the table.
+    ("Hospital course: transfused 2 units PRBCs, Hgb 9.4 after.", ["30233N1"]),
     # A biopsy is Excision with the diagnostic qualifier, where the note names the body part.
     ("EGD on day 2 showed gastritis.\nCold forceps biopsies were taken from the duodenum.", ["0DJ08ZZ", "0DB98ZX"]),
 ])
@@ -47,6 +49,7 @@ def test_builds_the_code_the_words_say(text: str, expected: list[str]) -> None:
     "Physical examination: abdomen soft.",  # the physical examination is no Inspection
     "Helicobacter pylori biopsy negative.",  # a biopsy whose body part the note does not name
     "CT head showed dilation of the left lateral ventricle.",  # a finding in a root operation's words
+    "Hgb stable, no transfusion was required.",  # not done
 ])
 def test_builds_nothing_from_what_was_not_done_here(text: str) -> None:
     assert built(text) == []

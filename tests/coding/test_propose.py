@@ -483,3 +483,70 @@ def test_an_annual_physical_is_first_listed_before_the_chronic_conditions_it_rev
     assert codes(coding) == ["Z00.00", "E03.9"]
     abnormal = "Annual physical with abnormal findings. Hypothyroidism."
     assert "Z00.00" not in codes(propose(abnormal, ranked(abnormal, ("E03.9", "Hypothyroidism")), OUT))
+
+
+def suggestion(text: str, code: str, phrase: str, score: float, rank: int) -> Suggestion:
+    start = text.index(phrase)
+    return Suggestion(code=code, system="ICD-10-CM", description="", score=score, rank=rank, why="",
+                      evidence=[Evidence(start=start, end=start + len(phrase), text=phrase)])
+
+
+def test_a_without_code_and_a_with_sibling_make_the_code_that_says_both():
+    text = "Final dx: Acute erosive gastritis with bleeding due to H. pylori.\n"
+    coding = propose(text, ranked(text, ("K29.00", "Acute erosive gastritis"), ("K29.71", "gastritis with bleeding")),
+                     IN)
+    assert codes(coding)[0] == "K29.01"
+    assert dropped(coding, "K29.00") == ("sibling-combination", "I.A.9.b", "K29.01")
+    assert dropped(coding, "K29.71")[2] == "K29.01"
+
+
+def test_a_without_code_the_note_contradicts_gives_way_and_a_denied_with_stays_out():
+    text = "D/C Dx:\n1. Sickle cell disease (Hb SS) w/ vaso-occlusive pain crisis\n"
+    coding = propose(text, ranked(text, ("D57.1", "Sickle cell disease"), ("D57.00", "Hb SS) w/ vaso-occlusive pain "
+                                                                                   "crisis")), IN)
+    assert codes(coding) == ["D57.00"]
+    assert dropped(coding, "D57.1") == ("contradicted", "III", "D57.00")
+    denied = "Assessment and plan:\n1. Acute cystitis without hematuria due to E. coli.\n"
+    coding = propose(denied, ranked(denied, ("N30.00", "Acute cystitis without hematuria"),
+                                    ("N30.91", "cystitis without hematuria")), OUT)
+    assert "N30.01" not in codes(coding) and "N30.00" in codes(coding)
+
+
+def test_a_lone_abbreviation_states_its_code_whatever_the_ranker_scored():
+    text = "Discharge diagnoses:\n1. Community acquired pneumonia.\n2. HLD\n"
+    items = [suggestion(text, "J18.9", "Community acquired pneumonia", 0.8, 1),
+             suggestion(text, "E78.5", "HLD", 0.01, 2)]
+    assert codes(propose(text, items, IN)) == ["J18.9", "E78.5"]
+    ambiguous = "Alcoholic cirrhosis with ascites, diagnostic paracentesis.\nDischarge diagnoses:\n1. SBP\n"
+    items = [suggestion(ambiguous, "K65.2", "SBP", 0.01, 1)]
+    assert codes(propose(ambiguous, items, IN)) == ["K65.2"]
+
+
+def test_septic_shock_the_note_does_not_say_is_severe_sepsis_without_shock():
+    text = "Dx:\n1. Sepsis w/ acute organ dysfunction due to LLL pneumonia. BP 102/64, no pressors required.\n"
+    coding = propose(text, ranked(text, ("A41.9", "Sepsis"), ("J18.9", "pneumonia"),
+                                  ("R65.21", "Sepsis w/ acute organ dysfunction"), ("B99.9", "Sepsis")), IN)
+    assert codes(coding)[:2] == ["A41.9", "J18.9"] and "R65.20" in codes(coding) and "R65.21" not in codes(coding)
+    assert dropped(coding, "B99.9")[0] == "integral-symptom"
+
+
+def test_a_repeat_cesarean_delivery():
+    text = ("OPERATIVE NOTE\n33 yo G3P2002 at 39w1d, hx LTCS x2, desires permanent sterilization.\n"
+            "Procedure: Repeat low transverse cesarean section; bilateral salpingectomy.\n"
+            "Findings: Viable female infant, Apgars 8/9.\n")
+    coding = propose(text, ranked(text, ("Z30.2", "sterilization", "historical")), IN)
+    assert codes(coding) == ["O34.211", "Z3A.39", "Z30.2", "Z37.0"]
+    assert [d.poa for d in coding.diagnoses] == ["Y", "1", "1", "1"]
+    assert [p.code for p in coding.procedures] == ["10D00Z1", "0UT70ZZ"]
+
+
+@pytest.mark.parametrize(("text", "items", "expected", "replaced"), [
+    ("Impression: BPH with acute urinary retention, Foley placed.", (("N40.0", "BPH"),), "N40.1", "N40.0"),
+    ("Impression: ESRD due to hypertensive CKD. Anemia of CKD, ESA started.",
+     (("I12.0", "hypertensive CKD"), ("N18.6", "ESRD"), ("D64.9", "Anemia")), "D63.1", "D64.9"),
+    ("Inferior STEMI, RCA culprit; LAD with mild luminal irregularities. PCI of the mid RCA.",
+     (("I21.19", "Inferior STEMI"),), "I21.11", "I21.19"),
+])
+def test_combinations_of_common_inpatient_stays(text, items, expected, replaced):
+    coding = propose(text, ranked(text, *items), IN)
+    assert expected in codes(coding) and replaced not in codes(coding)

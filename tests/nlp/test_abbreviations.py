@@ -74,6 +74,13 @@ def test_ambiguous_need_context(pipe: Language, text: str, expected: str | None)
     assert token._.expansion == expected
 
 
+def test_an_ambiguous_abbreviation_without_cues_in_its_sentence_reads_the_note(pipe: Language) -> None:
+    doc = pipe("Alcoholic cirrhosis with ascites; diagnostic paracentesis done.\nDischarge dx:\n- SBP\n")
+    assert next(t for t in doc if t.text == "SBP")._.expansion == "spontaneous bacterial peritonitis"
+    both = pipe("SBP 150 mmHg. Cirrhosis with ascites.\nDx:\n- SBP\n")
+    assert next(t for t in reversed(both) if t.text == "SBP")._.expansion is None  # both senses cued: left alone
+
+
 def test_token_and_span_getters(pipe: Language) -> None:
     doc = pipe("History of MI and DM2.")
     assert [t._.expansion for t in doc][:3] == [None, None, "myocardial infarction"]

@@ -87,3 +87,10 @@ def test_section_lookup_agrees_with_span_section(pipe: Language) -> None:
     assert [section_of(s) for s in spans] == [s._.section for s in spans]
     assert {section_of(s) for s in spans} >= {None, "family_history", "assessment_and_plan"}
     assert section_lookup(pipe("No headers here."))(doc[0:1]) is None
+
+
+def test_abbreviated_us_headers(pipe: Language) -> None:
+    doc = pipe("78 yo M adm w/ hematochezia. PMH: HTN on amlodipine.\nHosp course: colonoscopy HD#2.\n"
+               "D/C dx:\n1. Diverticular bleed\nPre/postop dx: closed bimalleolar fx.\nPath: tubular adenoma.\n")
+    assert [s.label_ for s in doc.spans["sections"]] == [
+        "past_medical_history", "hospital_course", "diagnoses", "diagnoses", "labs"]
