@@ -45,8 +45,11 @@ bench: index ## throughput and memory of `medcode batch` on the 250 CodiEsp dev 
 bench-api: index ## POST /v1/suggest latency: 4 clients, 2,000 requests, ~260-word note; start-up to ready
 	$(BIN)/python -m benchmarks.api
 
-bench-coding: index ## the coding step on the guideline notes: expected codes, excluded codes, principal, Excludes1, ms a note
+bench-coding: index ## the coding step on the guideline notes and the three benchmark sets: expected codes, excluded codes, principal, Excludes1, ms a note
 	$(BIN)/python -m benchmarks.coding
+	$(BIN)/python -m benchmarks.coding --notes benchmarks/notes/procedures
+	$(BIN)/python -m benchmarks.coding --notes benchmarks/notes/us-mixed
+	$(BIN)/python -m benchmarks.coding --notes benchmarks/notes/us-held-out
 
 bench-recall: index ## candidate recall on CodiEsp dev, per channel and knowledge source
 	$(BIN)/python -m benchmarks.recall

@@ -113,14 +113,15 @@ def built(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContex
 
 
 def _inspections(draft: Draft) -> None:
-    """Inspections done to reach another coded procedure are not coded (B3.11a): through the same natural
-    opening with an endoscope, or in the same body system."""
+    """Inspections done to reach another coded procedure are not coded (B3.11a): in the same body system, or by
+    the same approach (the EGD of a banding, the exploratory laparotomy of an adhesiolysis)."""
     pcs = [e for e in draft.procedures() if e.system == "ICD-10-PCS" and e.code[0] == "0"]
     done = [e for e in pcs if e.code[2] != "J"]
     for e in pcs:
         if e.code[2] != "J":
             continue
-        served = next((d for d in done if d.code[1] == e.code[1] or (e.code[4] in "78" and d.code[4] in "78")), None)
+        served = next((d for d in done if d.code[1] == e.code[1] or d.code[4] == e.code[4]
+                       or (e.code[4] in "78" and d.code[4] in "78")), None)
         if served is not None:
             draft.drop(e, "inspection-integral", "B3.11a", f"the inspection was done to perform {served.code}",
                        by=served.code)

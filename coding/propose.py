@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from codesets.registry import load_codeset
 from codesets.types import normalize_code
-from coding import diagnoses, procedures, specifics, titles
+from coding import diagnoses, procedures, siblings, specifics, titles
 from coding.draft import Draft
 from coding.rules import guidelines
 from coding.sequence import order, present_on_admission
@@ -46,11 +46,11 @@ def propose(text: str, suggestions: Sequence[Suggestion], context: CodingContext
     specifics.nihss(draft, note, cm)
     specifics.gestation(draft, note, cm)
     diagnoses.integral_symptoms(draft, g)
-    diagnoses.residual_codes(draft)
-    diagnoses.unstated_defaults(draft, note, cm, g)
-    diagnoses.unspecified_siblings(draft, note, cm, g)
+    siblings.residual_codes(draft)
+    siblings.unstated_defaults(draft, note, cm, g)
+    siblings.unspecified_siblings(draft, note, cm, g)
     diagnoses.instruction_codes(draft, ranked, context, cm, min_score=settings.instruction_score)
-    diagnoses.unspecified_siblings(draft, note, cm, g)  # again: an instruction may have brought the specified sibling
+    siblings.unspecified_siblings(draft, note, cm, g)  # again: an instruction may have brought the specified sibling
     diagnoses.integral_symptoms(draft, g)
     diagnoses.resolve_excludes1(draft, cm)
     procedures.intake(draft, ranked, context, pcs, note, g, min_score=settings.min_score,

@@ -34,6 +34,10 @@ def built(text: str) -> list[str]:
     ("Procedure: TURP for BPH with retention.", ["0VB08ZZ"]),
     # Donor red cells into a peripheral vein (Index: Transfusion, Vein), the vein unsaid: the first of the table.
     ("Hospital course: transfused 2 units PRBCs, Hgb 9.4 after.", ["30233N1"]),
+    # A total joint arthroplasty is Replacement of the joint; cemented is the qualifier, the device unsaid.
+    ("Procedure 11/16: R TKA, cemented.", ["0SRC0J9"]),
+    # A fracture reduced and fixed is Reposition; the Index's body-part key reads the malleolus as the fibula.
+    ("Procedure: ORIF R ankle - lateral malleolus w/ plate and screws.", ["0QSJ04Z"]),
     # A biopsy is Excision with the diagnostic qualifier, where the note names the body part.
     ("EGD on day 2 showed gastritis.\nCold forceps biopsies were taken from the duodenum.", ["0DJ08ZZ", "0DB98ZX"]),
 ])

@@ -535,8 +535,8 @@ def test_a_repeat_cesarean_delivery():
             "Procedure: Repeat low transverse cesarean section; bilateral salpingectomy.\n"
             "Findings: Viable female infant, Apgars 8/9.\n")
     coding = propose(text, ranked(text, ("Z30.2", "sterilization", "historical")), IN)
-    assert codes(coding) == ["O34.211", "Z3A.39", "Z30.2", "Z37.0"]
-    assert [d.poa for d in coding.diagnoses] == ["Y", "1", "1", "1"]
+    assert codes(coding)[0] == "O34.211" and sorted(codes(coding)[1:]) == ["Z30.2", "Z37.0", "Z3A.39"]
+    assert {d.code: d.poa for d in coding.diagnoses} == {"O34.211": "Y", "Z30.2": "1", "Z37.0": "1", "Z3A.39": "1"}
     assert [p.code for p in coding.procedures] == ["10D00Z1", "0UT70ZZ"]
 
 
