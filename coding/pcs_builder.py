@@ -231,45 +231,45 @@ class Builder:
         """The words of each axis value of a code; where the release's axes leave a value's words out of every
         label (Administration: "Transfusion of Nonautologous Red Blood Cells ..." has an empty substance), the
         description's words no label holds stand in for the last, empty one."""
-        if code.key not in self._code_values:
+        # PCS codes are their own keys (seven characters, no dot): `code.code`, not the normalizing `key`.
+        if code.code not in self._code_values:
             labels = [self._label(label) for _, label in code.axes]
             rest = word_set(code.description) - frozenset().union(*labels)
             empty = [i for i, (_, label) in enumerate(code.axes) if not label.strip()]
             if rest and empty:
                 labels[empty[-1]] = rest
-            self._code_values[code.key] = tuple(labels)
-        return self._code_values[code.key]
+            self._code_values[code.code] = tuple(labels)
+        return self._code_values[code.code]
 
     def _complete(self, group: list[_Line], context: frozenset[str], ranks: dict[str, int]) -> str | None:
         """The code of the group's tables whose axis values the sentence says best."""
         prefixes = list(dict.fromkeys(line.code for line in group))
         # "Section, cesarean: 10D" and "Cesarean section: 10D0" name one table: the longer says it.
-        prefixes = [p for p in prefixes if not any(q != p and q.startswith(p) for q in prefixes)]
+        shorter = {q[:k] for q in prefixes for k in range(1, len(q))}
+        prefixes = [p for p in prefixes if p not in shorter]
         common = min(len(p) for p in prefixes)
         while common and len({p[:common] for p in prefixes}) > 1:
             common -= 1
         codes = [code for prefix in prefixes
                  for code in (self.pcs.with_prefix(prefix) if len(prefix) < 7 else [self.pcs[prefix]])]
+        # Where the Index leaves the body part open (Biopsy: see Excision; Arthroplasty: 0SR), the note must name it.
+        if len({p[1] + p[_BODY_PART] if len(p) > _BODY_PART else p for p in prefixes}) > 1:
+            codes = [c for c in codes if not self._values(c)[_BODY_PART] or self._values(c)[_BODY_PART] & context]
         # A value that adds words to another value of its axis says more than it ("Knee Joint, Femoral Surface,
         # Right" than "Knee Joint, Right"; "Synthetic Substitute, Metal" than "Synthetic Substitute"): it loses a
         # word more unless the note says all it adds ("femoral components" does not say a femoral surface).
         values: dict[str, set[frozenset[str]]] = defaultdict(set)  # the values of an axis after a code's prefix
         for code in codes:
             for i, value in enumerate(self._values(code)[common:], start=common):
-                values[code.key[:i]].add(value)
-        # Where the Index leaves the body part open (Biopsy: see Excision; Arthroplasty: 0SR), the note must name it.
-        named = len({p[1] + p[_BODY_PART] if len(p) > _BODY_PART else p for p in prefixes}) > 1
+                values[code.code[:i]].add(value)
         best: tuple[float, int, str] | None = None
         for code in codes:
-            body_part = self._values(code)[_BODY_PART]
-            if named and body_part and not body_part & context:
-                continue
             score = 0.0
             for i, value in enumerate(self._values(code)[common:], start=common):
                 score += len(value & context) - (0.5 if value - context else 0.0)
-                if any(v < value and (value - v) - context for v in values[code.key[:i]]):
+                if any(v < value and (value - v) - context for v in values[code.code[:i]]):
                     score -= 1.0
-            key = (-score, ranks.get(code.key, 10_000), code.key)
+            key = (-score, ranks.get(code.code, 10_000), code.code)
             if best is None or key < best:
                 best = key
         return best[-1] if best else None
