@@ -81,6 +81,8 @@ class RankingSettings(BaseModel):
     #: multiplied by this once more: the second by d, the third by d², … Checked out of fold on CodiEsp
     #: train, not dev (when chosen): PCS MAP 0.414 without (1.0), 0.432 from 0.6 down to 0.2, 0.431 at 0.1.
     sibling_discount: dict[str, float] = {"ICD-10-PCS": 0.3, "ICD-10-CM": 1.0}
+    #: Suggestions scored below this are left out, except a code whose title or inclusion term a phrase of the
+    #: note is word for word ("SBP" spelled out: K65.2), which the CodiEsp-fitted ranker may score lower.
     min_score: float = 0.02
     # The evidence weights below feed features the shipped ranker was fitted on (`strength`, `dense`): a
     # change moves the suggestions, so refit the ranker (`medcode tune`) with it.
