@@ -82,3 +82,8 @@ def test_a_built_code_replaces_the_ranked_code_of_its_family() -> None:
     assert [p.code for p in coding.procedures] == ["027034Z"]
     replaced = next(d for d in coding.dropped if d.code == "0270046")
     assert (replaced.rule, replaced.by) == ("pcs-built", "027034Z")
+
+
+def test_every_see_of_the_rules_leads_to_lines_of_the_index() -> None:
+    rules = builder(load_codeset("ICD-10-PCS"))
+    assert all(see.group for see in rules.see), [see.index for see in rules.see if not see.group]
