@@ -76,10 +76,11 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet, *, abbreviated: bool 
         title = stated_words(record.description)
         for e in s.evidence:
             span = (e.start, e.end)
-            single = " " not in e.text.strip() and spelled_out(e.text, note).lower() != e.text.lower()
-            if len(title) < (1 if abbreviated and single else _STATED_WORDS):
+            text = spelled_out(e.text, note) if abbreviated else e.text
+            single = abbreviated and " " not in e.text.strip() and text.lower() != e.text.lower()
+            if len(title) < (1 if single else _STATED_WORDS):
                 continue
-            if title and e.assertion in ("present", "possible") and title <= _said(e.text, note, abbreviated) \
+            if title and e.assertion in ("present", "possible") and title <= _said(text, e.text) \
                     and len(title) > best.get(span, (0, ""))[0]:
                 best[span] = (len(title), s.code)
     return {code for _, code in best.values()}
@@ -88,11 +89,10 @@ def stated(suggestions: Sequence[Suggestion], cm: CodeSet, *, abbreviated: bool 
 _SIDE = {"right": re.compile(r"\b(?:R|rt)\b"), "left": re.compile(r"\b(?:L|lt)\b")}
 
 
-def _said(text: str, note: str, spelled: bool) -> set[str]:
-    """The words a phrase says, the side's letter read ("of the R knee": right knee), and with `spelled` its
-    abbreviations spelled out ("primary OA": primary osteoarthritis)."""
-    words = set(term_words(spelled_out(text, note) if spelled else text))
-    return words | {side for side, short in _SIDE.items() if short.search(text)}
+def _said(text: str, written: str) -> set[str]:
+    """The words of `text` (a phrase, its abbreviations perhaps spelled out), and the side whose letter the phrase
+    as `written` reads ("of the R knee": right knee)."""
+    return set(term_words(text)) | {side for side, short in _SIDE.items() if short.search(written)}
 
 
 def denied_words(s: Suggestion, description: str) -> set[str]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 
 from codesets.pcs_index import index_rows, lines
@@ -99,13 +99,11 @@ class Builder:
     def __init__(self, pcs: CodeSet) -> None:
         data = read("procedures.json")
         g = guidelines()
-        cues = {"laparoscopic": g.laparoscopic, "endoscopic": g.endoscopic, "diagnostic": g.diagnostic}
+        cues = {"laparoscopic": g.laparoscopic, "diagnostic": g.diagnostic}
         self.pcs = pcs
         self.sections = tuple(data["sections"])
         self.skip_sections = frozenset(data["skip_sections"])
         self.not_now = phrases(data["planned"] + data["before_stay"])
-        self.see = tuple(_See(phrases(s["text"]), phrases(s.get("with")), phrases(s.get("without")),
-                              tuple(s["index"]), s["why"], word_set(s.get("assume", ""))) for s in data["see"])
         self.axis_words = tuple((cues[a["cue"]] if "cue" in a else phrases(a["text"]), phrases(a.get("unless")),
                                  word_set(a["words"])) for a in data["axis_words"])
         self.lines: list[_Line] = []
@@ -115,10 +113,12 @@ class Builder:
             if code.startswith(self.sections):
                 self.lines.append(_Line(i, word_set(" ".join(path)), path, code))
         self._by_rarest = self._index([x for x in self.lines if x.path[0] not in ignored], lambda line: line.words)
-        self.see = tuple(replace(see, group=tuple(self._under(see.index))) for see in self.see)
-        self.keys = [(word_set(_PARENS.sub("", name).split(",")[0]), word_set(re.sub(r"\s+in\s.*$", "", target)))
-                     for name, target, codes in keys(index_rows()) if not codes]
-        self.keys = [(k, v) for k, v in self.keys if k and v]
+        self.see = tuple(_See(phrases(s["text"]), phrases(s.get("with")), phrases(s.get("without")),
+                              tuple(s["index"]), s["why"], word_set(s.get("assume", "")),
+                              tuple(self._under(tuple(s["index"])))) for s in data["see"])
+        pairs = ((word_set(_PARENS.sub("", name).split(",")[0]), word_set(re.sub(r"\s+in\s.*$", "", target)))
+                 for name, target, codes in keys(index_rows()) if not codes)
+        self.keys = [(k, v) for k, v in pairs if k and v]
         self._keys_by_rarest = self._index(self.keys, lambda key: key[0])
         self._labels: dict[str, frozenset[str]] = {}
         self._code_values: dict[str, tuple[frozenset[str], ...]] = {}

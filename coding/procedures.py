@@ -106,8 +106,8 @@ def built(draft: Draft, suggestions: Sequence[Suggestion], context: CodingContex
         coded[b.code[:4]] = draft.add(entry)
     _inspections(draft)
     cesarean = next((e for e in draft.procedures() if e.key.startswith(_CESAREAN)), None)
-    for e in draft.procedures():
-        if cesarean is not None and e.key.startswith(_VAGINAL_DELIVERY):
+    for e in draft.procedures() if cesarean is not None else ():
+        if e.key.startswith(_VAGINAL_DELIVERY):
             draft.drop(e, "delivery-by-cesarean", "B3.1a", "a cesarean extracts the products of conception: "
                        "there is no delivery through the genital canal to code", by=cesarean.code)
 

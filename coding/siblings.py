@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from codesets.types import CodeSet
+from codesets.types import Code, CodeSet
 from coding.diagnoses import LISTS, STATED
 from coding.draft import Draft, Entry
 from coding.rules import Guidelines, matches
@@ -90,13 +90,11 @@ def _with_both(draft: Draft, note: NoteText, vague: Entry, best: Entry, cm: Code
     bleeding" are "acute gastritis with bleeding" (K29.71 + K29.00 = K29.01), when the note states the bleeding;
     `best` when there is no such sibling."""
     found = _WITHOUT.search(best.description.lower())
-    record = cm.get(best.code)
-    if found is None or record is None or record.parent is None or f"with {found[1]}" not in vague.description.lower():
+    if found is None or f"with {found[1]}" not in vague.description.lower():
         return best
     if not _stated_present(note, found[1]):
         return best
-    wanted = best.description.lower().replace(f"without {found[1]}", f"with {found[1]}", 1)
-    both = next((c for c in cm.children(record.parent) if c.description.lower() == wanted and c.billable), None)
+    both = _sibling_titled(cm, best.code, best.description.replace(f"without {found[1]}", f"with {found[1]}", 1))
     if both is None:
         return best
     merged = Entry(code=both.code, system="ICD-10-CM", description=both.description,
@@ -106,6 +104,15 @@ def _with_both(draft: Draft, note: NoteText, vague: Entry, best: Entry, cm: Code
     draft.drop(best, "sibling-combination", "I.A.9.b", f"{vague.code} says {found[1]}: {both.code}", by=both.code)
     draft.pass_on(best.code, both.code)
     return draft.add(merged)
+
+
+def _sibling_titled(cm: CodeSet, code: str, title: str) -> Code | None:
+    """The billable code under `code`'s parent whose title is `title` (case-blind), if there is one."""
+    record = cm.get(code)
+    if record is None or record.parent is None:
+        return None
+    return next((c for c in cm.children(record.parent) if c.billable and c.description.lower() == title.lower()),
+                None)
 
 
 def residual_codes(draft: Draft) -> None:
@@ -129,10 +136,7 @@ def unstated_defaults(draft: Draft, note: NoteText, cm: CodeSet, g: Guidelines) 
             title = entry.description
             if f"with {phrase}" not in title or f"without {phrase}" in title or note.mentions(phrase):
                 continue
-            record = cm.get(entry.code)
-            sibling = next((c for c in cm.children(record.parent) if c.billable
-                            and c.description == title.replace(f"with {phrase}", f"without {phrase}")),
-                           None) if record is not None and record.parent else None
+            sibling = _sibling_titled(cm, entry.code, title.replace(f"with {phrase}", f"without {phrase}"))
             if sibling is not None:
                 replacement = draft.add(Entry(code=sibling.code, system="ICD-10-CM", description=sibling.description,
                                               evidence=list(entry.evidence), rank=entry.rank, score=entry.score,

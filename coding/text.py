@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from medcode.types import Assertion, Evidence, Suggestion
 from nlp.rules import load_resource
+from nlp.senses import Senses, ambiguous_senses, cued
 
 #: Cue words before a phrase in its sentence, strongest first (the order of nlp.context.PRECEDENCE).
 _CUES: tuple[tuple[Assertion, re.Pattern[str]], ...] = (
@@ -45,16 +46,11 @@ class Found:
 
 
 @lru_cache(maxsize=1)
-def _abbreviations() -> dict[str, str]:
-    """Short form -> long form (lower case), the NLP pipeline's list (nlp/resources/abbreviations.json)."""
-    return {short: long.lower() for short, long in load_resource("abbreviations.json")["abbreviations"].items()}
-
-
-@lru_cache(maxsize=1)
-def _ambiguous() -> dict[str, dict[str, tuple[str, ...]]]:
-    """Short form -> {long form: cue words}, the NLP pipeline's ambiguous abbreviations ("SBP")."""
-    return {short: {sense.lower(): tuple(c.lower() for c in cues) for sense, cues in senses.items()}
-            for short, senses in load_resource("abbreviations.json").get("ambiguous", {}).items()}
+def _abbreviations() -> tuple[dict[str, str], dict[str, Senses]]:
+    """The NLP pipeline's list (nlp/resources/abbreviations.json): short form -> long form (lower case), and the
+    ambiguous short forms' senses ("SBP")."""
+    data = load_resource("abbreviations.json")
+    return {short: long.lower() for short, long in data["abbreviations"].items()}, ambiguous_senses(data)
 
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9/]*")
@@ -64,12 +60,12 @@ def spelled_out(text: str, context: str = "") -> str:
     """`text` with the abbreviations of the NLP pipeline's list spelled out: "COPD exacerbation" ->
     "chronic obstructive pulmonary disease exacerbation"; an ambiguous one ("SBP") as the one sense whose cue
     words the lower-cased `context` (the note) holds, as the pipeline reads it where its sentence has none."""
-    table, ambiguous = _abbreviations(), _ambiguous()
+    table, ambiguous = _abbreviations()
 
     def spell(m: re.Match[str]) -> str:
         found = table.get(m[0]) or table.get(m[0].lower())
         if found is None and context and m[0] in ambiguous:
-            senses = [s for s, cues in ambiguous[m[0]].items() if any(c in context for c in cues)]
+            senses = cued(ambiguous[m[0]], context)
             found = senses[0] if len(senses) == 1 else None
         return found or m[0]
 

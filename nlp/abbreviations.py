@@ -11,6 +11,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from nlp.rules import load_resource
+from nlp.senses import Senses, ambiguous_senses, cued
 
 CharRange = tuple[int, int]
 
@@ -71,10 +72,7 @@ class Abbreviations:
     ) -> None:
         data = load_resource(abbreviations)
         self.table: dict[str, str] = {k: v.lower() for k, v in data["abbreviations"].items()}
-        self.ambiguous: dict[str, dict[str, tuple[str, ...]]] = {
-            short: {sense.lower(): tuple(c.lower() for c in cues) for sense, cues in senses.items()}
-            for short, senses in data.get("ambiguous", {}).items()
-        }
+        self.ambiguous: dict[str, Senses] = ambiguous_senses(data)
         self.detector = AbbreviationDetector(nlp) if detect_definitions else None
         if not Doc.has_extension("expansions"):
             Doc.set_extension("expansions", default=None)
@@ -83,7 +81,7 @@ class Abbreviations:
         if not Span.has_extension("expanded"):
             Span.set_extension("expanded", getter=expanded_text)
 
-    def _disambiguate(self, token: Token, senses: dict[str, tuple[str, ...]]) -> str | None:
+    def _disambiguate(self, token: Token, senses: Senses) -> str | None:
         """The one sense whose cues occur in the token's sentence (±12 tokens without sentences); where none
         does ("Discharge dx: - SBP"), the one sense whose cues occur in the note."""
         doc = token.doc
@@ -91,10 +89,7 @@ class Abbreviations:
             context = token.sent.text.lower()
         else:
             context = doc[max(token.i - 12, 0) : token.i + 13].text.lower()
-        hits = [sense for sense, cues in senses.items() if any(cue in context for cue in cues)]
-        if not hits:
-            whole = doc.text.lower()
-            hits = [sense for sense, cues in senses.items() if any(cue in whole for cue in cues)]
+        hits = cued(senses, context) or cued(senses, doc.text.lower())
         return hits[0] if len(hits) == 1 else None
 
     def _from_list(self, token: Token) -> str | None:
